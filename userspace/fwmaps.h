@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * fwmaps.h - file descriptors of the firewall's pinned maps, and the policy
+ * writer that fills one copy and flips it active.
+ */
+#ifndef LB_FWMAPS_H
+#define LB_FWMAPS_H
+
+#include "compile.h"
+
+struct lb_maps {
+	int src4, src6, dst4, dst6;
+	int proto_cls, dport_cls, sport_cls;
+	int rules, active;
+	int fs4, fs6;
+	int ifaces, stats, rule_hits, config;
+	int ct_tcp, ct_other, frags;
+	int events, ev_bucket, ev_stats;
+};
+
+/* Open every map pinned under dir (<bpffs>/maps).  All fds -1 on failure. */
+int maps_open(struct lb_maps *m, const char *dir, struct lb_err *err);
+/* From a loaded bpf_object whose maps carry the names above. */
+struct bpf_object;
+int maps_from_object(struct lb_maps *m, struct bpf_object *obj, struct lb_err *err);
+void maps_close(struct lb_maps *m);
+
+/*
+ * Policy writer (fw_apply.c).
+ * policy_write(): clear copy `copy`, write c into it, zero its rule hits,
+ * set each attached interface's default for that copy (ifindex list with
+ * actions), then flip lb_active to it.  On failure before the flip nothing
+ * packets see has changed.
+ */
+struct lb_iface_action {
+	uint32_t ifindex;
+	enum lb_action action;
+};
+int policy_write(const struct lb_maps *m, const struct lb_compiled *c, uint32_t copy,
+		 const struct lb_iface_action *ifa, size_t n_ifa, struct lb_err *err);
+/* Remove every entry of copy `copy` from the hash and LPM maps. */
+int policy_clear_copy(const struct lb_maps *m, uint32_t copy, struct lb_err *err);
+/* Read lb_active. */
+int policy_active(const struct lb_maps *m, struct lb_active *out);
+
+#endif
