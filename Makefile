@@ -38,7 +38,7 @@ ARCH := $(shell uname -m | sed 's/x86_64/x86/; s/aarch64/arm64/')
 DEPS_BUILD := make gcc clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev libjansson-dev \
 	libnl-3-dev libnl-genl-3-dev libnl-route-3-dev libmicrohttpd-dev libcurl4-openssl-dev \
 	libsqlite3-dev libsodium-dev pkg-config
-DEPS_TEST := iproute2 socat netcat-openbsd iputils-ping util-linux procps libclang-rt-14-dev
+DEPS_TEST := iproute2 jq socat netcat-openbsd iputils-ping util-linux procps libclang-rt-14-dev
 DEPS_CHECK := cppcheck clang-tidy clang-tools
 DEPS := $(DEPS_BUILD) $(DEPS_TEST) $(DEPS_CHECK)
 

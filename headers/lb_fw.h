@@ -9,7 +9,7 @@
  *   - bpf/lib/maps.h (map definitions), bpf/fw_xdp.bpf.c, bpf/fw_tc.bpf.c
  *   - userspace/compile.c (builds map contents), userspace/fw_apply.c (writes
  *     them), userspace/fw_stats.c, fw_events.c, fw_ct.c (read them)
- *   - tests/bpf/*.c
+ *   - tests/bpf/test_fw_xdp.c
  *
  * Policy lookup (see README "Datapath"): the compiler turns the rule list into
  * equivalence classes per field, then one hash entry per combination of

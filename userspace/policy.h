@@ -36,7 +36,7 @@ struct lb_rule {
 	struct lb_cidr dst;
 	int proto;		/* LB_PROTO_ANY or 0..255 */
 	struct lb_range dport;	/* ICMP/ICMPv6: (type << 8 | code) range */
-	struct lb_range sport;	/* ICMP/ICMPv6: 0..0 */
+	struct lb_range sport;	/* ICMP/ICMPv6: 0..65535 (packets carry 0; see docs/policy.md) */
 	enum lb_action action;
 };
 
@@ -87,6 +87,17 @@ bool action_parse(const char *s, enum lb_action *out);
 
 /* Text form of a CIDR ("198.18.0.0/15", "2001:db8::/32", "any"). */
 void cidr_format(const struct lb_cidr *c, char *buf, size_t len);
+/* "any", "ADDR" (a host) or "ADDR/LEN"; false when host bits are set. */
 bool cidr_parse(const char *s, struct lb_cidr *out);
+/* The same, but clears host bits instead of refusing them. */
+bool cidr_parse_masked(const char *s, struct lb_cidr *out);
+/* Is inner inside outer?  "any" (family 0) contains everything. */
+bool cidr_contains(const struct lb_cidr *outer, const struct lb_cidr *inner);
+/* Does addr (family 4 or 6, network order) fall inside c? */
+bool cidr_match(const struct lb_cidr *c, unsigned int family, const uint8_t *addr);
+/* 32, 128, or 0 for family 0. */
+unsigned int cidr_max_plen(unsigned int family);
+/* Do the first plen bits of two addresses agree? */
+bool addr_prefix_eq(const uint8_t *a, const uint8_t *b, unsigned int plen);
 
 #endif

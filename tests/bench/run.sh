@@ -1,0 +1,32 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+# run.sh BUILD - every benchmark; a Markdown report and the raw figures.
+#   BUILD/bench/report.md, BUILD/bench/raw.json
+set -eu
+cd "$(dirname "$0")/../.."
+BUILD=${1:-build}
+OUT=$BUILD/bench
+mkdir -p "$OUT"
+
+jit=$(cat /proc/sys/net/core/bpf_jit_enable 2>/dev/null || echo "?")
+if [ "$jit" != 1 ] && [ "$jit" != 2 ]; then
+	echo "bench: enabling the BPF JIT (was $jit)"
+	echo 1 >/proc/sys/net/core/bpf_jit_enable
+fi
+cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')
+{
+	echo "# Loopback agent benchmarks"
+	echo
+	echo "Measured $(date -u +%Y-%m-%dT%H:%MZ) on $cpu ($(nproc) CPUs), kernel $(uname -r)," \
+		"BPF JIT $(cat /proc/sys/net/core/bpf_jit_enable)."
+	echo
+	echo "## Firewall ns/packet under BPF_PROG_TEST_RUN (repeat mode)"
+	echo
+	echo "IPv4/UDP packet hitting one deny rule among N; medians of 7 runs, A B A B" \
+		"order with the empty program measured between every policy size."
+	echo
+} >"$OUT/report.md"
+"$BUILD/tests/bench/bench_prog" | tee -a "$OUT/report.md"
+"$BUILD/tests/bench/bench_prog" --json >"$OUT/raw.json"
+echo
+echo "report: $OUT/report.md, raw figures: $OUT/raw.json"

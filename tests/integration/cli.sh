@@ -1,0 +1,87 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+# cli.sh - the lbagent command line: usage, help, and every class of bad
+# input refused with one clear message and nothing changed.
+. "$(dirname "$0")/../lib/lib.sh"
+topo_up
+
+P=$WORK/p
+mkdir -p "$P"
+cat >"$P/good.json" <<'J'
+{"default": "allow",
+ "failsafe": [{"src": "198.18.0.0/24", "proto": "tcp", "dport": 22}],
+ "rules": [{"id": "deny-udp", "proto": "udp", "dport": 9999, "action": "deny"}]}
+J
+
+# expect_err NAME FILE-CONTENT NEEDLE...: apply fails, stderr has every needle,
+# and the applied policy did not change.
+expect_err() {
+	local name=$1 content=$2 n before after
+	shift 2
+	printf '%s' "$content" >"$P/$name.json"
+	before=$(lbagent fw policy show --json | jq -c .policy)
+	if lbagent fw policy apply "$P/$name.json" >"$WORK/o" 2>"$WORK/e"; then
+		t_fail "policy rejects $name (was applied)"
+		return
+	fi
+	for n in "$@"; do
+		if ! grep -qF -- "$n" "$WORK/e"; then
+			t_fail "policy rejects $name: message lacks '$n': $(cat "$WORK/e")"
+			return
+		fi
+	done
+	after=$(lbagent fw policy show --json | jq -c .policy)
+	if [ "$before" != "$after" ] || [ "$(wc -l <"$WORK/e")" -ne 1 ]; then
+		t_fail "policy rejects $name: state changed or not one line: $(cat "$WORK/e")"
+		return
+	fi
+	t_pass "policy rejects $name: $(cat "$WORK/e")"
+}
+
+check "help exits 0 and lists commands" bash -c "'$LBAGENT_BIN' --help | grep -q 'fw '"
+check "fw policy apply --help" bash -c "'$LBAGENT_BIN' fw policy apply --help | grep -q -- --dry-run"
+check "version" bash -c "'$LBAGENT_BIN' --version | grep -q '^lbagent '"
+"$LBAGENT_BIN" frobnicate >/dev/null 2>&1
+check "unknown command exits 2" test $? -eq 2
+check_not "attach to a missing interface" lbagent fw attach nosuchif0
+check_not "attach with a bad mode" lbagent fw attach b0 --mode turbo
+check_not "detach an interface never attached" lbagent fw detach b0
+check_not "stats before anything is loaded" lbagent fw stats
+check "attach b0" lbagent fw attach b0
+check "attach b0 again is a no-op" lbagent fw attach b0
+check_not "attach b0 in another mode" lbagent fw attach b0 --mode generic
+check "dry run of a good policy" lbagent fw policy apply --dry-run "$P/good.json"
+check "dry run applied nothing" bash -c "[ \"\$(lbagent fw policy show --json | jq -c .policy)\" = null ]"
+check "apply a good policy" lbagent fw policy apply "$P/good.json"
+
+expect_err syntax '{"default": "deny",' "syntax.json:1:"
+expect_err unknown_key '{"default": "deny", "rulez": []}' "unknown_key.json" "rulez"
+expect_err bad_port '{"default":"deny","rules":[{"id":"r","proto":"tcp","dport":70000,"action":"allow"}]}' \
+	"bad_port.json" '$.rules[0].dport' "70000"
+expect_err reversed '{"default":"deny","rules":[{"id":"r","proto":"tcp","dport":"90-80","action":"allow"}]}' \
+	'$.rules[0].dport' "90-80"
+expect_err bad_cidr '{"default":"deny","rules":[{"id":"r","src":"198.18.300.0/24","action":"allow"}]}' \
+	'$.rules[0].src' "198.18.300.0/24"
+expect_err host_bits '{"default":"deny","rules":[{"id":"r","src":"198.18.0.1/24","action":"allow"}]}' \
+	'$.rules[0].src' "198.18.0.1/24"
+expect_err bad_action '{"default":"deny","rules":[{"id":"r","action":"permit"}]}' \
+	'$.rules[0].action' "permit"
+expect_err dup_id '{"default":"deny","rules":[{"id":"r","action":"allow"},{"id":"r","action":"deny"}]}' \
+	'$.rules[1].id' '"r"'
+expect_err ports_icmp '{"default":"deny","rules":[{"id":"r","proto":"icmp","dport":80,"action":"allow"}]}' \
+	'$.rules[0].dport'
+expect_err family_mix '{"default":"deny","rules":[{"id":"r","src":"198.18.0.0/24","dst":"2001:db8::/64","action":"allow"}]}' \
+	'$.rules[0]' "2001:db8::/64"
+expect_err bad_type '{"default":"deny","rules":{"id":"r"}}' '$.rules'
+expect_err empty '' "empty.json"
+
+check_not "apply a file that does not exist" lbagent fw policy apply "$P/nope.json"
+grep -q "nope.json" "$WORK/out" && t_pass "missing file named in the error" ||
+	t_fail "missing file named in the error: $(cat "$WORK/out")"
+
+check "status --json is JSON naming b0" bash -c "lbagent status --json | jq -e '.interfaces[0].name == \"b0\"'"
+check "stats --json is JSON" bash -c "lbagent fw stats --json | jq -e '.interfaces | length == 1'"
+check "conntrack list --json is JSON" bash -c "lbagent fw conntrack list --json | jq -e 'type == \"array\"'"
+check "events --timeout returns" lbagent fw events --timeout 1
+check "detach b0" lbagent fw detach b0
+check_not "no XDP left on b0" bash -c "nsenter --net=/run/netns/$NS_B ip -d link show b0 | grep -q xdp"

@@ -1,0 +1,322 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * ctx.c - paths, the lock, state.json, and loading the datapath once.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <linux/magic.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "agent.h"
+#include "fw_xdp.skel.h"
+#include "fw_tc.skel.h"
+
+void ctx_path(const struct lb_ctx *c, char *buf, size_t len, bool state, const char *fmt, ...)
+{
+	va_list ap;
+	int n = snprintf(buf, len, "%s/", state ? c->state_dir : c->bpffs);
+
+	va_start(ap, fmt);
+	if (n > 0 && (size_t)n < len)
+		vsnprintf(buf + n, len - n, fmt, ap);
+	va_end(ap);
+}
+
+static int mkdir_p(const char *path, mode_t mode)
+{
+	char tmp[512];
+
+	if (snprintf(tmp, sizeof(tmp), "%s", path) >= (int)sizeof(tmp))
+		return -ENAMETOOLONG;
+	for (char *p = tmp + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(tmp, mode) && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(tmp, mode) && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+/* The bpffs root must live on a bpf filesystem, or pins would fail later. */
+static int bpffs_check(const char *dir, struct lb_err *err)
+{
+	struct statfs st;
+	int r = mkdir_p(dir, 0700);
+
+	if (r)
+		return lb_errf(err, -r, "creating bpffs root %s: %s", dir, strerror(-r));
+	if (statfs(dir, &st))
+		return lb_errf(err, errno, "statfs %s: %s", dir, strerror(errno));
+	if (st.f_type != BPF_FS_MAGIC)
+		return lb_errf(err, EINVAL,
+			       "%s is not on a bpf filesystem (mount one: mount -t bpf bpf %s)", dir,
+			       dir);
+	return 0;
+}
+
+int ctx_read_state(struct lb_ctx *c, struct lb_err *err)
+{
+	char path[512];
+	json_error_t je;
+
+	ctx_path(c, path, sizeof(path), true, "state.json");
+	json_decref(c->state);
+	c->state = json_load_file(path, 0, &je);
+	if (!c->state) {
+		if (access(path, F_OK) == 0)
+			return lb_errf(err, EINVAL, "%s:%d:%d: %s", path, je.line, je.column,
+				       je.text);
+		c->state = json_pack("{s:[]}", "interfaces");
+	}
+	if (!json_is_array(json_object_get(c->state, "interfaces")))
+		json_object_set_new(c->state, "interfaces", json_array());
+	return 0;
+}
+
+int ctx_lock(struct lb_ctx *c, struct lb_err *err)
+{
+	int r = bpffs_check(c->bpffs, err);
+
+	if (r)
+		return r;
+	r = mkdir_p(c->state_dir, 0700);
+	if (r)
+		return lb_errf(err, -r, "creating state directory %s: %s", c->state_dir,
+			       strerror(-r));
+	/* flock on the bpffs root, like xdp-tools: every writer of these pins waits. */
+	c->lock_fd = open(c->bpffs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (c->lock_fd < 0)
+		return lb_errf(err, errno, "opening %s: %s", c->bpffs, strerror(errno));
+	if (flock(c->lock_fd, LOCK_EX))
+		return lb_errf(err, errno, "locking %s: %s", c->bpffs, strerror(errno));
+	return ctx_read_state(c, err);
+}
+
+int write_file_atomic(const char *path, const void *buf, size_t len, struct lb_err *err)
+{
+	char tmp[600];
+	int fd, e = 0;
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return lb_errf(err, errno, "creating %s: %s", tmp, strerror(errno));
+	for (size_t off = 0; off < len && !e;) {
+		ssize_t n = write(fd, (const char *)buf + off, len - off);
+
+		if (n < 0 && errno != EINTR)
+			e = errno;
+		else if (n > 0)
+			off += n;
+	}
+	if (!e && fsync(fd))
+		e = errno;
+	close(fd);
+	if (!e && rename(tmp, path))
+		e = errno;
+	if (e) {
+		unlink(tmp);
+		return lb_errf(err, e, "writing %s: %s", path, strerror(e));
+	}
+	return 0;
+}
+
+int ctx_save_state(struct lb_ctx *c, struct lb_err *err)
+{
+	char path[512];
+	char *text = json_dumps(c->state, JSON_INDENT(2) | JSON_SORT_KEYS);
+	int r;
+
+	if (!text)
+		return lb_errf(err, ENOMEM, "serialising state");
+	ctx_path(c, path, sizeof(path), true, "state.json");
+	r = write_file_atomic(path, text, strlen(text), err);
+	free(text);
+	return r;
+}
+
+void ctx_release(struct lb_ctx *c)
+{
+	if (c->lock_fd >= 0)
+		close(c->lock_fd);
+	c->lock_fd = -1;
+	json_decref(c->state);
+	c->state = NULL;
+}
+
+size_t state_ifaces(const struct lb_ctx *c, struct lb_attached *out, size_t max)
+{
+	json_t *arr = json_object_get(c->state, "interfaces"), *it;
+	size_t i, n = 0;
+
+	json_array_foreach(arr, i, it) {
+		struct lb_attached a = { 0 };
+
+		if (n >= max)
+			break;
+		snprintf(a.name, sizeof(a.name), "%s",
+			 json_string_value(json_object_get(it, "name")) ?: "?");
+		a.ifindex = json_integer_value(json_object_get(it, "ifindex"));
+		a.slot = json_integer_value(json_object_get(it, "slot"));
+		snprintf(a.mode, sizeof(a.mode), "%s",
+			 json_string_value(json_object_get(it, "mode")) ?: "?");
+		snprintf(a.egress, sizeof(a.egress), "%s",
+			 json_string_value(json_object_get(it, "egress")) ?: "?");
+		out[n++] = a;
+	}
+	return n;
+}
+
+int state_iface_add(struct lb_ctx *c, const struct lb_attached *a)
+{
+	json_t *arr = json_object_get(c->state, "interfaces");
+
+	return json_array_append_new(arr, json_pack("{s:s, s:I, s:I, s:s, s:s}", "name", a->name,
+						    "ifindex", (json_int_t)a->ifindex, "slot",
+						    (json_int_t)a->slot, "mode", a->mode, "egress",
+						    a->egress)) ? -ENOMEM : 0;
+}
+
+void state_iface_del(struct lb_ctx *c, uint32_t ifindex)
+{
+	json_t *arr = json_object_get(c->state, "interfaces"), *it;
+	size_t i;
+
+	json_array_foreach(arr, i, it) {
+		if (json_integer_value(json_object_get(it, "ifindex")) == ifindex) {
+			json_array_remove(arr, i);
+			return;
+		}
+	}
+}
+
+/* Load one object with its maps pinned by name under <bpffs>/maps; pin its program. */
+#define LOAD_AND_PIN(c, skel_type, prog, pin, fd_out, err)                                        \
+	({                                                                                         \
+		char _maps[512], _pin[512];                                                        \
+		int _r = 0;                                                                        \
+		ctx_path(c, _maps, sizeof(_maps), false, "maps");                                  \
+		ctx_path(c, _pin, sizeof(_pin), false, "progs/%s", pin);                           \
+		LIBBPF_OPTS(bpf_object_open_opts, _o, .pin_root_path = _maps);                     \
+		struct skel_type *_s = skel_type##__open_opts(&_o);                                \
+		if (!_s)                                                                           \
+			_r = lb_errf(err, errno, "opening BPF object " #skel_type ": %s",          \
+				     strerror(errno));                                             \
+		else if ((_r = skel_type##__load(_s)))                                             \
+			_r = lb_errf(err, -_r, "loading BPF object " #skel_type                    \
+				     " (rerun with --verbose for the verifier log): %s",           \
+				     strerror(-_r));                                               \
+		else if ((_r = bpf_program__pin(_s->progs.prog, _pin)))                            \
+			_r = lb_errf(err, -_r, "pinning %s: %s", _pin, strerror(-_r));             \
+		else                                                                               \
+			*(fd_out) = fcntl(bpf_program__fd(_s->progs.prog), F_DUPFD_CLOEXEC, 3);    \
+		skel_type##__destroy(_s);                                                          \
+		_r;                                                                                \
+	})
+
+static int prog_get(struct lb_ctx *c, const char *name, int *fd)
+{
+	char path[512];
+
+	ctx_path(c, path, sizeof(path), false, "progs/%s", name);
+	*fd = bpf_obj_get(path);
+	return *fd < 0 ? -errno : 0;
+}
+
+int datapath_ensure(struct lb_ctx *c, int *xdp_fd, int *tc_fd, struct lb_err *err)
+{
+	char dir[512];
+	int r, fd;
+
+	*xdp_fd = *tc_fd = -1;
+	ctx_path(c, dir, sizeof(dir), false, "progs");
+	if (mkdir_p(dir, 0700))
+		return lb_errf(err, errno, "creating %s: %s", dir, strerror(errno));
+	ctx_path(c, dir, sizeof(dir), false, "maps");
+	if (mkdir_p(dir, 0700))
+		return lb_errf(err, errno, "creating %s: %s", dir, strerror(errno));
+	ctx_path(c, dir, sizeof(dir), false, "links");
+	if (mkdir_p(dir, 0700))
+		return lb_errf(err, errno, "creating %s: %s", dir, strerror(errno));
+
+	if (prog_get(c, "fw_xdp", &fd)) {
+		r = LOAD_AND_PIN(c, fw_xdp, lb_fw_xdp, "fw_xdp", &fd, err);
+		if (r)
+			return r;
+	}
+	*xdp_fd = fd;
+	if (prog_get(c, "fw_tc", &fd)) {
+		r = LOAD_AND_PIN(c, fw_tc, lb_fw_tc_egress, "fw_tc", &fd, err);
+		if (r) {
+			close(*xdp_fd);
+			*xdp_fd = -1;
+			return r;
+		}
+	}
+	*tc_fd = fd;
+	return 0;
+}
+
+int datapath_maps(struct lb_ctx *c, struct lb_maps *m, struct lb_err *err)
+{
+	char dir[512];
+	int r;
+
+	ctx_path(c, dir, sizeof(dir), false, "maps");
+	if (access(dir, F_OK)) {
+		maps_open(m, "/nonexistent", NULL); /* sets every fd to -1 */
+		return lb_errf(err, ENOENT,
+			       "no datapath under %s: run `lbagent fw attach IFACE` or "
+			       "`lbagent fw policy apply FILE` first", c->bpffs);
+	}
+	r = maps_open(m, dir, err);
+	return r;
+}
+
+static const struct {
+	const char *name, *verdict;
+} reasons[LB_REASON_COUNT] = {
+#define X(e, n, v, nm, d) [n] = { nm, #v },
+	LB_REASON_TABLE(X)
+#undef X
+};
+
+const char *reason_name(unsigned int r)
+{
+	return r < LB_REASON_COUNT ? reasons[r].name : "unknown";
+}
+
+const char *reason_verdict(unsigned int r)
+{
+	static const char *lower[] = { "pass", "drop", "audit" };
+
+	if (r >= LB_REASON_COUNT)
+		return "unknown";
+	if (!strcmp(reasons[r].verdict, "DROP"))
+		return lower[1];
+	if (!strcmp(reasons[r].verdict, "AUDIT"))
+		return lower[2];
+	return lower[0];
+}
+
+void json_print(json_t *j)
+{
+	char *s = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
+
+	if (s)
+		puts(s);
+	free(s);
+	json_decref(j);
+}
