@@ -23,7 +23,7 @@ say "Two namespaces: peer A ($A4, $A6) -- veth -- host B ($B4, $B6)"
 topo_up
 in_a ip addr add 198.18.2.1/24 dev a0
 for port in 22 80 443 8080 8081; do tcp_echo "$NS_B" $port; done
-bg in_b socat UDP6-RECVFROM:5000,ipv6only=0,fork EXEC:cat
+bg nsenter --net=/run/netns/$NS_B socat UDP6-RECVFROM:5000,ipv6only=0,fork EXEC:cat
 sleep 0.5
 
 say "Attach the firewall to b0 (XDP ingress + TC egress, pinned links)"

@@ -22,7 +22,7 @@ bool addr_prefix_eq(const uint8_t *a, const uint8_t *b, unsigned int plen)
 	unsigned int bytes = plen / 8, bits = plen % 8;
 	uint8_t mask;
 
-	if (memcmp(a, b, bytes))
+	if (memcmp(a, b, bytes) != 0)
 		return false;
 	if (!bits)
 		return true;

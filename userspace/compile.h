@@ -7,8 +7,9 @@
  * a class number, then stores one rule entry per class combination covered by
  * some rule, holding the rule that wins there.  Precedence (README "Rule
  * precedence"): lower priority number; then longer source prefix; longer
- * destination prefix; named protocol over any; narrower destination port
- * range; narrower source port range; earlier in the file.
+ * destination prefix ("any" counts as shorter than /0); named protocol over
+ * any; narrower destination port range; narrower source port range; earlier
+ * in the file.
  *
  * compiled_classify() evaluates a tuple against the compiled tables exactly as
  * the datapath does; tests and `policy apply --dry-run` use it, and so does the
@@ -40,11 +41,12 @@ struct lb_compiled {
 	uint32_t proto_cls[LB_PROTO_SPACE];
 	uint32_t *dport_cls;			/* LB_PORT_SPACE entries */
 	uint32_t *sport_cls;			/* LB_PORT_SPACE entries */
-	struct lb_rule_entry *entries;
+	struct lb_rule_entry *entries;		/* sorted by key */
 	size_t n_entries;
 	struct lb_fs_prefix *fs;
 	size_t n_fs;
 	uint32_t n_src_cls, n_dst_cls, n_proto_cls, n_dport_cls, n_sport_cls;
+	uint32_t n_rules;			/* rule_idx < n_rules: hit counters to reset */
 };
 
 /* 0, or -E2BIG (too many entries for the maps) / -ENOMEM with err filled. */

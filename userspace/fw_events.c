@@ -2,7 +2,8 @@
 /*
  * fw_events.c - `fw events`: print sampled drop and audit events.
  *
- * Reads the pinned lb_events ring buffer.  Rule indexes are turned into rule
+ * Reads the pinned lb_events ring buffer: new events only, unless --backlog
+ * asks for the ones queued while nobody was reading.  Rule indexes are turned into rule
  * ids with the applied policy from the state directory.
  */
 #include <arpa/inet.h>
@@ -29,6 +30,7 @@ struct ev_ctx {
 	struct lb_ctx *c;
 	struct lb_policy *pol;
 	long count, seen;
+	bool skip;	/* draining the backlog */
 };
 
 static const char *rule_id(const struct ev_ctx *e, uint32_t idx)
@@ -56,7 +58,7 @@ static int on_event(void *ctx, void *data, size_t size)
 	char s[INET6_ADDRSTRLEN], d[INET6_ADDRSTRLEN], ifn[IF_NAMESIZE] = "?", ports[40];
 	int af = ev->family == 6 ? AF_INET6 : AF_INET;
 
-	if (size < sizeof(*ev))
+	if (size < sizeof(*ev) || e->skip)
 		return 0;
 	inet_ntop(af, ev->saddr, s, sizeof(s));
 	inet_ntop(af, ev->daddr, d, sizeof(d));
@@ -80,20 +82,25 @@ static int on_event(void *ctx, void *data, size_t size)
 	return 0;
 }
 
-static int parse_events_args(int argc, char **argv, long *count, long *timeout)
+static int parse_events_args(int argc, char **argv, long *count, long *timeout, bool *backlog)
 {
 	static const struct option lo[] = {
 		{ "count", required_argument, NULL, 'c' },
 		{ "timeout", required_argument, NULL, 't' },
+		{ "backlog", no_argument, NULL, 'b' },
 		{ 0 },
 	};
 	char *end;
 	int o;
 
 	optind = 1;
-	while ((o = getopt_long(argc, argv, "c:t:", lo, NULL)) != -1) {
+	while ((o = getopt_long(argc, argv, "c:t:b", lo, NULL)) != -1) {
 		long *dst = o == 'c' ? count : timeout;
 
+		if (o == 'b') {
+			*backlog = true;
+			continue;
+		}
 		if (o != 'c' && o != 't')
 			return -EINVAL;
 		*dst = strtol(optarg, &end, 10);
@@ -112,13 +119,14 @@ int cmd_fw_events(struct lb_ctx *c, int argc, char **argv)
 	struct lb_err err = { "" };
 	struct ring_buffer *rb = NULL;
 	long timeout = 0;
+	bool backlog = false;
 	struct lb_maps m;
 	char path[512];
 	time_t end;
 	int r;
 
-	if (parse_events_args(argc, argv, &e.count, &timeout)) {
-		fprintf(stderr, "Usage: lbagent fw events [--count N] [--timeout SEC]\n");
+	if (parse_events_args(argc, argv, &e.count, &timeout, &backlog)) {
+		fprintf(stderr, "Usage: lbagent fw events [--count N] [--timeout SEC] [--backlog]\n");
 		return -EINVAL;
 	}
 	r = datapath_maps(c, &m, &err);
@@ -134,6 +142,10 @@ int cmd_fw_events(struct lb_ctx *c, int argc, char **argv)
 		fprintf(stderr, "fw events: opening ring buffer lb_events: %s\n", strerror(-r));
 		goto out;
 	}
+	/* Events queued before we started are old news unless asked for. */
+	e.skip = !backlog;
+	ring_buffer__consume(rb);
+	e.skip = false;
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	end = time(NULL) + timeout;

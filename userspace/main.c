@@ -37,7 +37,7 @@ static const struct command fw_cmds[] = {
 	{ "detach", cmd_fw_detach, NULL, "IFACE", "Detach the firewall from an interface" },
 	{ "policy", NULL, policy_cmds, "apply|show", "Apply or show the firewall policy" },
 	{ "stats", cmd_fw_stats, NULL, "", "Counters per interface, verdict and reason; rule hits" },
-	{ "events", cmd_fw_events, NULL, "[--count N] [--timeout SEC]",
+	{ "events", cmd_fw_events, NULL, "[--count N] [--timeout SEC] [--backlog]",
 	  "Print sampled drop and audit events as they come" },
 	{ "conntrack", NULL, ct_cmds, "list|gc", "Inspect or collect the connection table" },
 	{ NULL },

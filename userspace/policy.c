@@ -49,12 +49,14 @@ static int perr(const struct pctx *x, const char *path, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	return lb_errf(x->err, EINVAL, "%s: %s: %s", x->fname, path, msg);
+	lb_errf(x->err, EINVAL, "%s: %s: %s", x->fname, path, msg);
+	return -EINVAL;
 }
 
 static int nomem(const struct pctx *x)
 {
-	return lb_errf(x->err, ENOMEM, "%s: out of memory", x->fname);
+	lb_errf(x->err, ENOMEM, "%s: out of memory", x->fname);
+	return -ENOMEM;
 }
 
 /* A value as compact JSON ("permit", 70000, true), cut short with "..." if long. */
@@ -102,11 +104,14 @@ static bool is_ident(const char *s)
 static struct qtext at(const char *obj, const char *key)
 {
 	struct qtext p;
+	int n;
 
 	if (is_ident(key))
-		snprintf(p.s, sizeof(p.s), "%s.%s", obj, key);
+		n = snprintf(p.s, sizeof(p.s), "%s.%s", obj, key);
 	else
-		snprintf(p.s, sizeof(p.s), "%s[%s]", obj, qstr(key).s);
+		n = snprintf(p.s, sizeof(p.s), "%s[%s]", obj, qstr(key).s);
+	if (n >= (int)sizeof(p.s))
+		memcpy(p.s + sizeof(p.s) - 4, "...", 4);
 	return p;
 }
 
@@ -250,8 +255,11 @@ static int get_port_range(const struct pctx *x, const char *path, const json_t *
 	if (!parse_port(&s, &lo))
 		goto bad;
 	hi = lo;
-	if (*s == '-' && (s++, !parse_port(&s, &hi)))
-		goto bad;
+	if (*s == '-') {
+		s++;
+		if (!parse_port(&s, &hi))
+			goto bad;
+	}
 	if (*s)
 		goto bad;
 	if (lo > hi)
@@ -285,7 +293,7 @@ static struct qtext proto_text(int proto)
 
 static int get_proto(const struct pctx *x, const char *path, const json_t *v, int *out)
 {
-	unsigned int n;
+	unsigned int n = 0;
 	size_t i;
 
 	if (json_is_integer(v)) {
@@ -395,33 +403,24 @@ static int rule_fields(const struct pctx *x, const char *obj, json_t *o, struct 
 	return ret ? ret : check_comment(x, obj, o);
 }
 
-/* The IPv6 side of a rule, or NULL, for the icmp/family checks. */
-static const struct lb_cidr *rule_v6_side(const struct lb_rule *r, const char **side)
+/* src and dst agree on the family, and so does an ICMP protocol. */
+static int rule_families(const struct pctx *x, const char *obj, json_t *o, const struct lb_rule *r)
 {
-	*side = r->src.family == 6 ? "src" : "dst";
-	return r->src.family == 6 ? &r->src : r->dst.family == 6 ? &r->dst : NULL;
-}
+	const char *side4 = r->src.family == 4 ? "src" : r->dst.family == 4 ? "dst" : NULL;
+	const char *side6 = r->src.family == 6 ? "src" : r->dst.family == 6 ? "dst" : NULL;
 
-static int rule_families(const struct pctx *x, const char *obj, const struct lb_rule *r)
-{
-	const struct lb_cidr *side6;
-	char a[64], b[64];
-	const char *side;
-
-	cidr_format(&r->src, a, sizeof(a));
-	cidr_format(&r->dst, b, sizeof(b));
-	if (r->src.family && r->dst.family && r->src.family != r->dst.family)
-		return perr(x, at(obj, "dst").s, "\"%s\" is IPv%u but src \"%s\" is IPv%u", b,
-			    r->dst.family, a, r->src.family);
-	side6 = rule_v6_side(r, &side);
+	if (side4 && side6)
+		return perr(x, at(obj, "dst").s, "%s is IPv%u but src %s is IPv%u",
+			    jq(json_object_get(o, "dst")).s, r->dst.family,
+			    jq(json_object_get(o, "src")).s, r->src.family);
 	if (r->proto == IPPROTO_ICMP && side6)
 		return perr(x, at(obj, "proto").s,
-			    "\"icmp\" is IPv4's; %s \"%s\" is IPv6 (use \"icmpv6\")", side,
-			    side6 == &r->src ? a : b);
-	if (r->proto == IPPROTO_ICMPV6 && (r->src.family == 4 || r->dst.family == 4))
+			    "\"icmp\" is IPv4's but %s %s is IPv6; use \"icmpv6\"", side6,
+			    jq(json_object_get(o, side6)).s);
+	if (r->proto == IPPROTO_ICMPV6 && side4)
 		return perr(x, at(obj, "proto").s,
-			    "\"icmpv6\" is IPv6's; %s \"%s\" is IPv4 (use \"icmp\")",
-			    r->src.family == 4 ? "src" : "dst", r->src.family == 4 ? a : b);
+			    "\"icmpv6\" is IPv6's but %s %s is IPv4; use \"icmp\"", side4,
+			    jq(json_object_get(o, side4)).s);
 	return 0;
 }
 
@@ -434,7 +433,7 @@ static bool is_icmp(int proto)
 static int rule_icmp(const struct pctx *x, const char *obj, json_t *o, struct lb_rule *r)
 {
 	json_t *vt = json_object_get(o, "icmp_type"), *vc = json_object_get(o, "icmp_code");
-	unsigned int type, code;
+	unsigned int type = 0, code = 0;
 
 	if (vc && !vt)
 		return perr(x, at(obj, "icmp_code").s, "needs \"icmp_type\"");
@@ -458,7 +457,7 @@ static int rule_checks(const struct pctx *x, const char *obj, json_t *o, struct 
 	size_t i;
 	int ret;
 
-	ret = rule_families(x, obj, r);
+	ret = rule_families(x, obj, o, r);
 	if (ret)
 		return ret;
 	for (i = 0; i < 2; i++) {
@@ -541,7 +540,7 @@ static int fs_proto(const struct pctx *x, const char *obj, json_t *o, struct lb_
 static int fs_dport(const struct pctx *x, const char *obj, json_t *o, struct lb_failsafe *f)
 {
 	json_t *v = json_object_get(o, "dport");
-	unsigned int port;
+	unsigned int port = 0;
 
 	if (!v)
 		return 0;
@@ -592,7 +591,8 @@ static int fs_check_per_prefix(const struct pctx *x, const struct lb_policy *p)
 			continue;
 		cidr_format(&p->failsafe[i].src, net, sizeof(net));
 		return perr(x, at(at_idx("$.failsafe", i).s, "src").s,
-			    "more than %d failsafe entries for \"%s\"", LB_FAILSAFE_PER_PREFIX, net);
+			    "more than %d failsafe entries for \"%s\"", LB_FAILSAFE_PER_PREFIX,
+			    net);
 	}
 	return 0;
 }
@@ -738,7 +738,7 @@ int policy_parse(const char *text, size_t len, const char *fname, struct lb_poli
 {
 	struct pctx x = { .fname = fname ? fname : "policy", .err = err };
 	struct lb_policy *p = NULL;
-	json_t *root;
+	json_t *root = NULL;
 	int ret;
 
 	ret = load_json(&x, text, len, &root);
@@ -760,7 +760,7 @@ int policy_parse(const char *text, size_t len, const char *fname, struct lb_poli
 /* Reads all of fd, refusing more than POLICY_MAX_BYTES. */
 static int read_all(int fd, const char *path, char **out, size_t *out_len, struct lb_err *err)
 {
-	size_t len = 0, cap = 64 * 1024;
+	size_t len = 0, cap = (size_t)64 << 10;
 	char *buf = malloc(cap), *nb;
 	ssize_t n;
 
@@ -797,8 +797,8 @@ static int read_all(int fd, const char *path, char **out, size_t *out_len, struc
 
 int policy_load_file(const char *path, struct lb_policy **out, struct lb_err *err)
 {
-	size_t len;
-	char *buf;
+	size_t len = 0;
+	char *buf = NULL;
 	int fd, ret;
 
 	fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -844,10 +844,13 @@ bool rule_matches(const struct lb_rule *r, const struct lb_tuple *t)
 	       in_range(&r->dport, t->dport) && in_range(&r->sport, t->sport);
 }
 
+/* As the datapath: a port only means something for TCP and UDP. */
 bool failsafe_matches(const struct lb_failsafe *f, const struct lb_tuple *t)
 {
+	bool has_ports = t->proto == IPPROTO_TCP || t->proto == IPPROTO_UDP;
+
 	return cidr_match(&f->src, t->family, t->saddr) && (!f->proto || f->proto == t->proto) &&
-	       (!f->dport || f->dport == t->dport);
+	       (!f->dport || (has_ports && f->dport == t->dport));
 }
 
 static const char *const action_names[] = {

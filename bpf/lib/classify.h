@@ -6,8 +6,10 @@
  *   bool lb_failsafe(pkt, copy)	source in lb_fs4/lb_fs6 with a matching
  *					(proto, dport) pair: never lock the
  *					operator out
- *   void lb_rules(pkt, copy, ifc, d)	the rule stage (lb_fw.h): five lookups
- *					to a rule, else the interface default
+ *   void lb_rule_stage(pkt, copy, ifc, d)
+ *					the rule stage (lb_fw.h): five lookups
+ *					to a rule, else the interface default;
+ *					counts the rule's hit
  *
  * Both read only the given policy copy, the one lb_active named when the
  * packet arrived, so a flip never mixes two policies in one verdict.
@@ -39,17 +41,17 @@ static __always_inline void *lb_lpm_lookup(void *map4, void *map6, const struct 
 }
 
 /*
- * proto 0 = any protocol, dport 0 = any port; a port only means something for
- * TCP and UDP, so port-specific entries match nothing else.
+ * proto 0 = any protocol, dport 0 = any port.  An entry names TCP, UDP or
+ * any protocol, so only TCP/UDP packets match a named one; the port is
+ * compared in the classifier view, exactly as compiled_failsafe() in user
+ * space does (the lockout check relies on the two agreeing).
  */
 static __always_inline bool lb_failsafe_port(const struct lb_failsafe_port *fp,
 					     const struct lb_pkt *pkt)
 {
-	bool has_ports = pkt->proto == LB_IPPROTO_TCP || pkt->proto == LB_IPPROTO_UDP;
-
 	if (fp->proto && fp->proto != pkt->proto)
 		return false;
-	return !fp->dport || (has_ports && fp->dport == pkt->cls_dport);
+	return !fp->dport || fp->dport == pkt->cls_dport;
 }
 
 static __always_inline bool lb_failsafe(const struct lb_pkt *pkt, __u32 copy)
@@ -127,8 +129,8 @@ static __always_inline __u32 lb_default_reason(const struct lb_iface *ifc, __u32
 	return action == LB_ACT_DENY ? LB_R_DEFAULT_DENY : LB_R_DEFAULT_ALLOW;
 }
 
-static __always_inline void lb_rules(const struct lb_pkt *pkt, __u32 copy,
-				     const struct lb_iface *ifc, struct lb_decision *d)
+static __always_inline void lb_rule_stage(const struct lb_pkt *pkt, __u32 copy,
+					  const struct lb_iface *ifc, struct lb_decision *d)
 {
 	struct lb_rule_key key = {};
 	struct lb_rule_val *rv;

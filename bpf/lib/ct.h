@@ -7,7 +7,8 @@
  *						entry of an outbound packet
  *   bool lb_ct_reply(pkt, cfg, now)		XDP: is this the reply of a
  *						tracked flow? (refreshes it)
- *   bool lb_ct_related(pkt, data_end, now)	XDP: is this an ICMP error about
+ *   bool lb_ct_related(pkt, data, data_end, now)
+ *						XDP: is this an ICMP error about
  *						a tracked flow?
  *
  * Keys are always in the direction of the outbound packet (lb_fw.h): saddr
@@ -34,41 +35,44 @@
 #include "lib/maps.h"
 #include "lib/parse.h"
 
+/*
+ * Timeout of one lb_ct_timeout slot.  Call it with a constant idx only: the
+ * default then folds into an immediate instead of a .rodata table.
+ */
 static __always_inline __u64 lb_ct_timeout(const struct lb_config *cfg, __u32 idx)
 {
-	__u64 defaults_s[LB_CTT_MAX] = LB_CT_DEFAULT_TIMEOUTS_S;
-	__u64 t;
+	const __u64 defaults_s[LB_CTT_MAX] = LB_CT_DEFAULT_TIMEOUTS_S;
+	__u64 t = cfg ? cfg->ct_timeout_ns[idx] : 0;
 
-	idx &= LB_CTT_MAX - 1;
-	t = cfg ? cfg->ct_timeout_ns[idx] : 0;
 	return t ? t : defaults_s[idx] * LB_NSEC_PER_SEC;
 }
 
-static __always_inline __u32 lb_ct_timeout_idx(__u8 proto, __u8 state)
+static __always_inline __u64 lb_ct_state_timeout(const struct lb_config *cfg, __u8 proto,
+						 __u8 state)
 {
 	switch (proto) {
 	case LB_IPPROTO_TCP:
 		if (state == LB_CT_SYN_SENT)
-			return LB_CTT_TCP_SYN;
+			return lb_ct_timeout(cfg, LB_CTT_TCP_SYN);
 		if (state == LB_CT_FIN)
-			return LB_CTT_TCP_FIN;
+			return lb_ct_timeout(cfg, LB_CTT_TCP_FIN);
 		if (state == LB_CT_CLOSED)
-			return LB_CTT_TCP_CLOSE;
-		return LB_CTT_TCP_EST;
+			return lb_ct_timeout(cfg, LB_CTT_TCP_CLOSE);
+		return lb_ct_timeout(cfg, LB_CTT_TCP_EST);
 	case LB_IPPROTO_UDP:
-		return LB_CTT_UDP;
+		return lb_ct_timeout(cfg, LB_CTT_UDP);
 	case LB_IPPROTO_ICMP:
 	case LB_IPPROTO_ICMPV6:
-		return LB_CTT_ICMP;
+		return lb_ct_timeout(cfg, LB_CTT_ICMP);
 	}
-	return LB_CTT_OTHER;
+	return lb_ct_timeout(cfg, LB_CTT_OTHER);
 }
 
 static __always_inline void lb_ct_refresh(struct lb_ct_val *v, __u8 proto,
 					  const struct lb_config *cfg, __u64 now)
 {
 	v->last_seen_ns = now;
-	v->expires_ns = now + lb_ct_timeout(cfg, lb_ct_timeout_idx(proto, v->state));
+	v->expires_ns = now + lb_ct_state_timeout(cfg, proto, v->state);
 }
 
 static __always_inline struct lb_ct_val *lb_ct_lookup(const struct lb_ct_key *key)
@@ -298,16 +302,21 @@ static __always_inline bool lb_ct_inner6(struct lb_cursor *c, struct lb_ct_key *
 	return lb_ct_inner_ports(c, key);
 }
 
-static __always_inline bool lb_ct_related(const struct lb_pkt *pkt, void *data_end, __u64 now)
+/* The largest L4 offset the parser can produce, with room to spare. */
+#define LB_L4_OFF_MAX 0x3fff
+
+static __always_inline bool lb_ct_related(const struct lb_pkt *pkt, void *data, void *data_end,
+					  __u64 now)
 {
-	struct lb_cursor c = { .pos = pkt->l4, .end = data_end };
+	struct lb_cursor c = { .data = data, .pos = data, .end = data_end };
 	struct lb_ct_key key = {};
 	struct lb_ct_val *v;
+	__u32 off = pkt->l4_off;
 	bool ok;
 
-	if (!lb_is_icmp_error(pkt) || !c.pos)
+	if (!lb_is_icmp_error(pkt) || !off || off > LB_L4_OFF_MAX)
 		return false;
-	c.pos += sizeof(struct icmphdr);
+	c.pos += off + sizeof(struct icmphdr);
 	ok = pkt->family == 4 ? lb_ct_inner4(&c, &key) : lb_ct_inner6(&c, &key);
 	if (!ok)
 		return false;

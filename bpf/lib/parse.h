@@ -9,6 +9,9 @@
  *	and fills *pkt.  Returns LB_PARSE_OK, or the reason that ends the
  *	packet's journey (LB_R_NOT_IP, LB_R_BAD_*, LB_R_IPV6_EXT_LIMIT).
  *	It works on (data, data_end) so that xdp_md and __sk_buff share it.
+ *	Call it from a global (__noinline, non-static) function of the
+ *	program: the verifier then checks the parser once, on its own, instead
+ *	of once per header chain for everything after it.
  *
  * Every access is bounds-checked against data_end right before it, with a
  * cursor that only moves forward, in the manner of xdp-tools'
@@ -69,7 +72,6 @@ enum lb_frag {
 struct lb_pkt {
 	__u8 saddr[16];		/* network order; IPv4 in the first 4 bytes */
 	__u8 daddr[16];
-	void *l4;		/* L4 header, NULL for non-first fragments */
 	__u32 frag_id;		/* IPv4 id or IPv6 fragment id, host order */
 	__be16 sport;		/* conntrack view: TCP/UDP ports; ICMP echo: id in sport */
 	__be16 dport;
@@ -83,12 +85,37 @@ struct lb_pkt {
 	__u8 icmp_type;
 	__u8 icmp_code;
 	__u8 pad;
+	__u16 l4_off;		/* L4 header offset from data; 0 when there is none */
+	__u16 pad2;
 };
 
 struct lb_cursor {
+	void *data;		/* start of the frame */
 	void *pos;
 	void *end;
 };
+
+/* Headers end before this offset, or the packet is not one we parse. */
+#define LB_HDR_OFF_MAX 0x3fff
+
+/*
+ * Forget how the cursor got where it is.  Every header chain reaching this
+ * point then looks alike to the verifier (an offset in [0, LB_HDR_OFF_MAX]),
+ * so it checks what follows once rather than once per chain: without this,
+ * each IPv6 extension header doubles the states to explore.  The barrier
+ * keeps the compiler from folding data + (pos - data) back into pos.
+ * Subtracting packet pointers needs CAP_PERFMON, which the loader has.
+ */
+static __always_inline int lb_cursor_settle(struct lb_cursor *c)
+{
+	__u64 off = c->pos - c->data;
+
+	asm volatile("" : "+r"(off));
+	if (off > LB_HDR_OFF_MAX)
+		return -1;
+	c->pos = c->data + off;
+	return 0;
+}
 
 struct lb_vlan_hdr {
 	__be16 tci;
@@ -226,6 +253,8 @@ static __always_inline int lb_parse_ipv6_ext(struct lb_cursor *c, struct lb_pkt 
 	for (i = 0; i < LB_IPV6_EXT_MAX; i++) {
 		if (!lb_is_ipv6_ext(nh))
 			break;
+		if (lb_cursor_settle(c))
+			return LB_R_BAD_IPV6;
 		h = c->pos;
 		if ((void *)(h + 1) > c->end)
 			return LB_R_BAD_IPV6;
@@ -326,7 +355,7 @@ static __always_inline int lb_parse_icmp(struct lb_cursor *c, struct lb_pkt *pkt
 
 static __always_inline int lb_parse_l4(struct lb_cursor *c, struct lb_pkt *pkt)
 {
-	pkt->l4 = c->pos;
+	pkt->l4_off = c->pos - c->data;
 	switch (pkt->proto) {
 	case LB_IPPROTO_TCP:
 		return lb_parse_tcp(c, pkt);
@@ -347,7 +376,7 @@ static __always_inline int lb_parse_l4(struct lb_cursor *c, struct lb_pkt *pkt)
 
 static __always_inline int lb_parse(void *data, void *data_end, struct lb_pkt *pkt)
 {
-	struct lb_cursor c = { .pos = data, .end = data_end };
+	struct lb_cursor c = { .data = data, .pos = data, .end = data_end };
 	__be16 proto;
 	int ret;
 
@@ -366,6 +395,8 @@ static __always_inline int lb_parse(void *data, void *data_end, struct lb_pkt *p
 
 	if (pkt->frag == LB_FRAG_LATER)
 		return LB_PARSE_OK;
+	if (lb_cursor_settle(&c))
+		return LB_R_BAD_L4;
 	return lb_parse_l4(&c, pkt);
 }
 

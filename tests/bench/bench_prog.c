@@ -10,7 +10,6 @@
  *
  * Prints a Markdown table; with --json, the raw figures.
  */
-#define _GNU_SOURCE
 #include <errno.h>
 #include <sched.h>
 #include <stdio.h>

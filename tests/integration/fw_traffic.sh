@@ -38,7 +38,7 @@ J
 
 for port in 80 81 8080 22 5000; do tcp_echo "$NS_B" $port; done
 tcp_echo "$NS_A" 5000
-bg in_a socat UDP6-RECVFROM:5353,ipv6only=0,fork EXEC:cat
+bg nsenter --net=/run/netns/$NS_A socat UDP6-RECVFROM:5353,ipv6only=0,fork EXEC:cat
 sleep 0.5
 
 check "attach b0" lbagent fw attach b0
@@ -61,7 +61,7 @@ d1=$(counter b0 rule_deny)
 check "5 udp/9999 datagrams counted as rule_deny ($d0 -> $d1)" test $((d1 - d0)) -eq 5
 
 # -- audit: passes, and the event names the rule --
-lbagent fw events --json --count 1 --timeout 10 >"$WORK/events" &
+lbagent fw events --json --count 3 --timeout 5 >"$WORK/events" &
 evpid=$!
 sleep 0.5
 check "tcp/8080 passes under audit" tcp_ok "$NS_A" $B4 8080
@@ -91,17 +91,20 @@ check "failsafe counter moved" test "$(counter b0 failsafe)" -gt 0
 
 # -- the lockout guard --
 check_not "policy without the failsafe is refused" lbagent fw policy apply "$P/nofs.json"
-check "refusal names the failsafe and --force" grep -q -- "--force" "$WORK/out"
+cp "$WORK/out" "$WORK/refusal"
+check "refusal names the failsafe entry and --force" grep -q -- "failsafe entry.*198.18.0.1/32.*--force" "$WORK/refusal"
 check "failsafe still in force" tcp_ok "$NS_A" $B4 22
-check_not "SSH_CONNECTION from an uncovered host is refused" \
+check_not "a policy denying this SSH session's source is refused" \
 	env SSH_CONNECTION="198.18.0.9 40000 $B4 22" "$LBAGENT_BIN" --bpffs "$BPFFS" --state-dir "$STATE" \
-	fw policy apply --force "$P/nofs.json" --dry-run
+	fw policy apply "$P/p2.json"
+cp "$WORK/out" "$WORK/refusal"
+check "refusal quotes SSH_CONNECTION" grep -q "SSH_CONNECTION=.198.18.0.9 40000" "$WORK/refusal"
 check "--force applies it" lbagent fw policy apply --force "$P/nofs.json"
 check_not "ssh from 198.18.0.1 now denied" tcp_ok "$NS_A" $B4 22
 check "back to p1" lbagent fw policy apply --force "$P/p1.json"
 
 # -- policies applied while traffic flows never misclassify a packet --
-N=3000
+N=20000
 a0=$(counter b0 rule_allow) x0=$(counter b0 rule_deny)
 da0=$(counter b0 default_allow) dd0=$(counter b0 default_deny)
 in_a bash -c "for ((i = 0; i < $N; i++)); do echo a >/dev/udp/$B4/7000; echo d >/dev/udp/$B4/7001; done" &
@@ -115,11 +118,12 @@ wait $sender
 sleep 0.3
 a1=$(counter b0 rule_allow) x1=$(counter b0 rule_deny)
 da1=$(counter b0 default_allow) dd1=$(counter b0 default_deny)
-check "$flips policy flips during the stream" test $flips -ge 4
+check "$flips policy flips during the stream" test $flips -ge 10
 check "all $N udp/7000 datagrams allowed by a rule ($((a1 - a0)))" test $((a1 - a0)) -eq $N
 check "all $N udp/7001 datagrams denied by a rule ($((x1 - x0)))" test $((x1 - x0)) -eq $N
 check "no packet fell to a default meanwhile" test $((da1 - da0 + dd1 - dd0)) -eq 0
 
-check "stats table prints" bash -c "lbagent fw stats | grep -q rule_deny"
+stats_table() { lbagent fw stats | grep -q "b0 .*drop .*rule_deny"; }
+check "stats table prints" stats_table
 check "detach b0" lbagent fw detach b0
 check "after detach tcp/81 connects again" tcp_ok "$NS_A" $B4 81
