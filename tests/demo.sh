@@ -53,9 +53,10 @@ run fw stats
 say "Rules and their hits"
 run fw policy show
 say "Events (sampled drops and audits, rate-limited in the datapath)"
-lbagent fw events --timeout 2 &
+lbagent fw events --timeout 3 &
+evpid=$!
 sleep 0.3
 tcp_ok "$NS_A" $B4 8080; tcp_ok "$NS_A" $B4 8081
-wait
+wait $evpid
 say "Detach; namespaces and the private bpffs are removed on exit"
 run fw detach b0

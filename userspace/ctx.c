@@ -202,29 +202,41 @@ void state_iface_del(struct lb_ctx *c, uint32_t ifindex)
 	}
 }
 
-/* Load one object with its maps pinned by name under <bpffs>/maps; pin its program. */
-#define LOAD_AND_PIN(c, skel_type, prog, pin, fd_out, err)                                        \
-	({                                                                                         \
-		char _maps[512], _pin[512];                                                        \
-		int _r = 0;                                                                        \
-		ctx_path(c, _maps, sizeof(_maps), false, "maps");                                  \
-		ctx_path(c, _pin, sizeof(_pin), false, "progs/%s", pin);                           \
-		LIBBPF_OPTS(bpf_object_open_opts, _o, .pin_root_path = _maps);                     \
-		struct skel_type *_s = skel_type##__open_opts(&_o);                                \
-		if (!_s)                                                                           \
-			_r = lb_errf(err, errno, "opening BPF object " #skel_type ": %s",          \
-				     strerror(errno));                                             \
-		else if ((_r = skel_type##__load(_s)))                                             \
-			_r = lb_errf(err, -_r, "loading BPF object " #skel_type                    \
-				     " (rerun with --verbose for the verifier log): %s",           \
-				     strerror(-_r));                                               \
-		else if ((_r = bpf_program__pin(_s->progs.prog, _pin)))                            \
-			_r = lb_errf(err, -_r, "pinning %s: %s", _pin, strerror(-_r));             \
-		else                                                                               \
-			*(fd_out) = fcntl(bpf_program__fd(_s->progs.prog), F_DUPFD_CLOEXEC, 3);    \
-		skel_type##__destroy(_s);                                                          \
-		_r;                                                                                \
-	})
+/*
+ * Load one object from the ELF bytes embedded by its skeleton, with its maps
+ * pinned by name under <bpffs>/maps (reused when already there), and pin its
+ * program under <bpffs>/progs/<pin>.
+ */
+static int load_and_pin(struct lb_ctx *c, const void *elf, size_t sz, const char *obj_name,
+			const char *prog_name, const char *pin, int *fd_out, struct lb_err *err)
+{
+	char maps[512], path[512];
+	struct bpf_program *prog;
+	struct bpf_object *obj;
+	int r;
+
+	ctx_path(c, maps, sizeof(maps), false, "maps");
+	ctx_path(c, path, sizeof(path), false, "progs/%s", pin);
+	LIBBPF_OPTS(bpf_object_open_opts, o, .object_name = obj_name, .pin_root_path = maps);
+	obj = bpf_object__open_mem(elf, sz, &o);
+	if (!obj)
+		return lb_errf(err, errno, "opening BPF object %s: %s", obj_name, strerror(errno));
+	prog = bpf_object__find_program_by_name(obj, prog_name);
+	if (!prog) {
+		r = lb_errf(err, ENOENT, "BPF object %s has no program %s", obj_name, prog_name);
+	} else if ((r = bpf_object__load(obj))) {
+		r = lb_errf(err, -r, "loading BPF object %s (rerun with --verbose for the verifier "
+			    "log): %s", obj_name, strerror(-r));
+	} else if ((r = bpf_program__pin(prog, path))) {
+		r = lb_errf(err, -r, "pinning %s: %s", path, strerror(-r));
+	} else {
+		*fd_out = fcntl(bpf_program__fd(prog), F_DUPFD_CLOEXEC, 3);
+		if (*fd_out < 0)
+			r = lb_errf(err, errno, "dup of %s: %s", prog_name, strerror(errno));
+	}
+	bpf_object__close(obj);
+	return r;
+}
 
 static int prog_get(struct lb_ctx *c, const char *name, int *fd)
 {
@@ -238,6 +250,7 @@ static int prog_get(struct lb_ctx *c, const char *name, int *fd)
 int datapath_ensure(struct lb_ctx *c, int *xdp_fd, int *tc_fd, struct lb_err *err)
 {
 	char dir[512];
+	size_t sz;
 	int r, fd;
 
 	*xdp_fd = *tc_fd = -1;
@@ -252,13 +265,17 @@ int datapath_ensure(struct lb_ctx *c, int *xdp_fd, int *tc_fd, struct lb_err *er
 		return lb_errf(err, errno, "creating %s: %s", dir, strerror(errno));
 
 	if (prog_get(c, "fw_xdp", &fd)) {
-		r = LOAD_AND_PIN(c, fw_xdp, lb_fw_xdp, "fw_xdp", &fd, err);
+		const void *elf = fw_xdp__elf_bytes(&sz);
+
+		r = load_and_pin(c, elf, sz, "fw_xdp", "lb_fw_xdp", "fw_xdp", &fd, err);
 		if (r)
 			return r;
 	}
 	*xdp_fd = fd;
 	if (prog_get(c, "fw_tc", &fd)) {
-		r = LOAD_AND_PIN(c, fw_tc, lb_fw_tc_egress, "fw_tc", &fd, err);
+		const void *elf = fw_tc__elf_bytes(&sz);
+
+		r = load_and_pin(c, elf, sz, "fw_tc", "lb_fw_tc_egress", "fw_tc", &fd, err);
 		if (r) {
 			close(*xdp_fd);
 			*xdp_fd = -1;

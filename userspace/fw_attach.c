@@ -112,7 +112,7 @@ static int tc_attach(struct lb_ctx *c, int prog_fd, uint32_t ifindex, char *kind
 		link_path(c, path, sizeof(path), "tc", ifindex);
 		r = bpf_obj_pin(fd, path) ? -errno : 0;
 		close(fd);
-		strcpy(kind, "tcx");
+		snprintf(kind, 8, "tcx");
 		return r ? lb_errf(err, -r, "pinning %s: %s", path, strerror(-r)) : 0;
 	}
 	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_EGRESS);
@@ -125,7 +125,7 @@ static int tc_attach(struct lb_ctx *c, int prog_fd, uint32_t ifindex, char *kind
 	if (r)
 		return lb_errf(err, -r, "attaching TC egress to ifindex %u: %s", ifindex,
 			       strerror(-r));
-	strcpy(kind, "tc");
+	snprintf(kind, 8, "tc");
 	return 0;
 }
 

@@ -82,18 +82,36 @@ static int check_failsafe_kept(const struct lb_policy *old, const struct lb_poli
 	return 0;
 }
 
+static bool port_parse(const char *s, uint16_t *out)
+{
+	char *end;
+	unsigned long v;
+
+	if (!s)
+		return false;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || *end || end == s || v > 65535)
+		return false;
+	*out = v;
+	return true;
+}
+
 /* Fill t from "client_ip client_port server_ip server_port" ($SSH_CONNECTION). */
 static bool ssh_tuple(const char *s, struct lb_tuple *t)
 {
-	char cip[64], sip[64];
-	unsigned int cport, sport;
+	char buf[256], *save = NULL, *cip, *cport, *sip, *sport;
 
 	memset(t, 0, sizeof(*t));
-	if (!s || sscanf(s, "%63s %u %63s %u", cip, &cport, sip, &sport) != 4)
+	if (!s || snprintf(buf, sizeof(buf), "%s", s) >= (int)sizeof(buf))
+		return false;
+	cip = strtok_r(buf, " ", &save);
+	cport = strtok_r(NULL, " ", &save);
+	sip = strtok_r(NULL, " ", &save);
+	sport = strtok_r(NULL, " ", &save);
+	if (!sip || !port_parse(cport, &t->sport) || !port_parse(sport, &t->dport))
 		return false;
 	t->proto = 6;
-	t->sport = cport;
-	t->dport = sport;
 	if (inet_pton(AF_INET, cip, t->saddr) == 1 && inet_pton(AF_INET, sip, t->daddr) == 1)
 		t->family = 4;
 	else if (inet_pton(AF_INET6, cip, t->saddr) == 1 && inet_pton(AF_INET6, sip, t->daddr) == 1)
@@ -350,16 +368,51 @@ static void range_format(const struct lb_range *r, char *buf, size_t len)
 		snprintf(buf, len, "%u-%u", r->lo, r->hi);
 }
 
+static void proto_format(int proto, char *buf, size_t len)
+{
+	static const struct {
+		int num;
+		const char *name;
+	} names[] = { { LB_PROTO_ANY, "any" }, { 1, "icmp" }, { 6, "tcp" }, { 17, "udp" },
+		      { 58, "icmpv6" } };
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (names[i].num == proto) {
+			snprintf(buf, len, "%s", names[i].name);
+			return;
+		}
+	}
+	snprintf(buf, len, "%d", proto);
+}
+
+/* ICMP rules keep (type << 8 | code) in the dport range: say it as a person would. */
+static void icmp_format(const struct lb_range *r, char *buf, size_t len)
+{
+	if (r->lo == 0 && r->hi == 65535)
+		snprintf(buf, len, "any");
+	else if (r->lo == r->hi)
+		snprintf(buf, len, "type %u code %u", (unsigned int)r->lo >> 8,
+			 (unsigned int)r->lo & 0xff);
+	else if ((r->lo & 0xff) == 0 && (r->hi & 0xff) == 0xff && r->lo >> 8 == r->hi >> 8)
+		snprintf(buf, len, "type %u", (unsigned int)r->lo >> 8);
+	else
+		snprintf(buf, len, "0x%04x-0x%04x", r->lo, r->hi);
+}
+
 static json_t *rule_json(const struct lb_rule *r, uint64_t hits)
 {
-	char src[64], dst[64], dport[16], sport[16];
+	char src[64], dst[64], dport[24], sport[16], proto[8];
 
 	cidr_format(&r->src, src, sizeof(src));
 	cidr_format(&r->dst, dst, sizeof(dst));
-	range_format(&r->dport, dport, sizeof(dport));
+	proto_format(r->proto, proto, sizeof(proto));
+	if (r->proto == 1 || r->proto == 58)
+		icmp_format(&r->dport, dport, sizeof(dport));
+	else
+		range_format(&r->dport, dport, sizeof(dport));
 	range_format(&r->sport, sport, sizeof(sport));
-	return json_pack("{s:s, s:s, s:s, s:s, s:i, s:s, s:s, s:I, s:I}", "id", r->id, "action",
-			 action_name(r->action), "src", src, "dst", dst, "proto", r->proto,
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I}", "id", r->id, "action",
+			 action_name(r->action), "src", src, "dst", dst, "proto", proto,
 			 "dport", dport, "sport", sport, "priority", (json_int_t)r->priority,
 			 "hits", (json_int_t)hits);
 }
@@ -403,18 +456,15 @@ int cmd_fw_policy_show(struct lb_ctx *c, int argc, char **argv)
 		       json_string_value(json_object_get(meta, "file")),
 		       json_string_value(json_object_get(meta, "applied_at")),
 		       action_name(p->default_action), p->n_rules, p->n_failsafe);
-		printf("%-24s %-6s %-20s %-20s %5s %-11s %-11s %12s\n", "ID", "ACTION", "SRC", "DST",
-		       "PROTO", "DPORT", "SPORT", "HITS");
+		printf("%-24s %-6s %-20s %-20s %-6s %-14s %-11s %12s\n", "ID", "ACTION", "SRC",
+		       "DST", "PROTO", "DPORT/ICMP", "SPORT", "HITS");
 		json_array_foreach(rules, i, r) {
-			json_int_t proto = json_integer_value(json_object_get(r, "proto"));
-			char pr[8];
-
-			snprintf(pr, sizeof(pr), proto < 0 ? "any" : "%d", (int)proto);
-			printf("%-24s %-6s %-20s %-20s %5s %-11s %-11s %12lld\n",
+			printf("%-24s %-6s %-20s %-20s %-6s %-14s %-11s %12lld\n",
 			       json_string_value(json_object_get(r, "id")),
 			       json_string_value(json_object_get(r, "action")),
 			       json_string_value(json_object_get(r, "src")),
-			       json_string_value(json_object_get(r, "dst")), pr,
+			       json_string_value(json_object_get(r, "dst")),
+			       json_string_value(json_object_get(r, "proto")),
 			       json_string_value(json_object_get(r, "dport")),
 			       json_string_value(json_object_get(r, "sport")),
 			       (long long)json_integer_value(json_object_get(r, "hits")));
