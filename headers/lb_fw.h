@@ -80,7 +80,36 @@ struct lb_lpm6_key {
 	__u8 addr[16];
 } __attribute__((packed));
 
-/* Value of lb_src4/lb_src6/lb_dst4/lb_dst6: the address class. */
+/*
+ * Full-length prefixes (/32, /128) live in exact-match hashes in front of the
+ * tries (lb_srch4/6, lb_dsth4/6): a host match is the longest match there can
+ * be, and a policy of 100,000 host addresses then costs one hash lookup, not a
+ * walk down a deep trie.  The tries keep the shorter prefixes.
+ */
+struct lb_host4_key {
+	__u8 copy;
+	__u8 pad[3];
+	__u8 addr[4];
+};
+
+struct lb_host6_key {
+	__u8 copy;
+	__u8 pad[3];
+	__u8 addr[16];
+};
+
+/* lb_copy_info: ARRAY [copy] -> this; written before the flip to that copy. */
+struct lb_copy_info {
+	__u32 flags;		/* LB_CI_*: which host hashes hold entries */
+	__u32 pad;
+};
+
+#define LB_CI_SRC_HOST4 (1U << 0)
+#define LB_CI_SRC_HOST6 (1U << 1)
+#define LB_CI_DST_HOST4 (1U << 2)
+#define LB_CI_DST_HOST6 (1U << 3)
+
+/* Value of the LPM maps and host hashes above: the address class. */
 struct lb_class_val {
 	__u32 cls;
 };

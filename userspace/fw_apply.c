@@ -239,6 +239,16 @@ int policy_clear_copy(const struct lb_maps *m, uint32_t copy, struct lb_err *err
 		{ m->fs4, "lb_fs4", sizeof(struct lb_lpm4_key) },
 		{ m->fs6, "lb_fs6", sizeof(struct lb_lpm6_key) },
 	};
+	const struct {
+		int fd;
+		const char *name;
+		size_t ksz;
+	} hosts[] = {
+		{ m->srch4, "lb_srch4", sizeof(struct lb_host4_key) },
+		{ m->srch6, "lb_srch6", sizeof(struct lb_host6_key) },
+		{ m->dsth4, "lb_dsth4", sizeof(struct lb_host4_key) },
+		{ m->dsth6, "lb_dsth6", sizeof(struct lb_host6_key) },
+	};
 	size_t i;
 	int r;
 
@@ -247,6 +257,12 @@ int policy_clear_copy(const struct lb_maps *m, uint32_t copy, struct lb_err *err
 	for (i = 0; i < sizeof(lpm) / sizeof(lpm[0]); i++) {
 		r = clear_by_walk(lpm[i].fd, lpm[i].name, lpm[i].ksz,
 				  offsetof(struct lb_lpm4_key, copy), (uint8_t)copy, err);
+		if (r)
+			return r;
+	}
+	for (i = 0; i < sizeof(hosts) / sizeof(hosts[0]); i++) {
+		r = clear_by_walk(hosts[i].fd, hosts[i].name, hosts[i].ksz,
+				  offsetof(struct lb_host4_key, copy), (uint8_t)copy, err);
 		if (r)
 			return r;
 	}
@@ -269,30 +285,69 @@ static void lpm_key(void *key, const struct lb_cidr *c, uint8_t copy)
 	}
 }
 
-/* One family of one direction's class table into its LPM map. */
-static int write_prefixes(int fd, const char *name, const struct lb_prefix_cls *v, size_t n,
-			  unsigned int family, uint8_t copy, struct lb_err *err)
+static void host_key(void *key, const struct lb_cidr *c, uint8_t copy)
 {
-	size_t ksz = family == 4 ? sizeof(struct lb_lpm4_key) : sizeof(struct lb_lpm6_key);
-	struct lb_class_val *vals = calloc(n + 1, sizeof(*vals));
-	char *keys = calloc(n + 1, ksz);
-	size_t i, k = 0;
+	struct lb_host4_key *k4 = key;
+	struct lb_host6_key *k6 = key;
+
+	if (c->family == 4) {
+		*k4 = (struct lb_host4_key){ .copy = copy };
+		memcpy(k4->addr, c->addr, sizeof(k4->addr));
+	} else {
+		*k6 = (struct lb_host6_key){ .copy = copy };
+		memcpy(k6->addr, c->addr, sizeof(k6->addr));
+	}
+}
+
+struct prefix_maps {
+	int lpm, host;
+	const char *lpm_name, *host_name;
+	unsigned int family;
+	uint32_t host_flag;
+};
+
+/*
+ * One family of one direction's class table: host prefixes (/32, /128) into
+ * the exact-match hash, the others into the LPM trie.  Sets pm->host_flag in
+ * *flags when the hash got entries.
+ */
+static int write_prefixes(const struct prefix_maps *pm, const struct lb_prefix_cls *v, size_t n,
+			  uint8_t copy, uint32_t *flags, struct lb_err *err)
+{
+	size_t lsz = pm->family == 4 ? sizeof(struct lb_lpm4_key) : sizeof(struct lb_lpm6_key);
+	size_t hsz = pm->family == 4 ? sizeof(struct lb_host4_key) : sizeof(struct lb_host6_key);
+	unsigned int full = pm->family == 4 ? 32 : 128;
+	struct lb_class_val *lvals = calloc(n + 1, sizeof(*lvals));
+	struct lb_class_val *hvals = calloc(n + 1, sizeof(*hvals));
+	char *lkeys = calloc(n + 1, lsz), *hkeys = calloc(n + 1, hsz);
+	size_t i, nl = 0, nh = 0;
 	int r;
 
-	if (!keys || !vals) {
-		r = lb_errf(err, ENOMEM, "writing %s: out of memory", name);
+	if (!lkeys || !lvals || !hkeys || !hvals) {
+		r = lb_errf(err, ENOMEM, "writing %s: out of memory", pm->lpm_name);
 		goto out;
 	}
 	for (i = 0; i < n; i++) {
-		if (v[i].cidr.family != family)
+		if (v[i].cidr.family != pm->family)
 			continue;
-		lpm_key(keys + k * ksz, &v[i].cidr, copy);
-		vals[k++].cls = v[i].cls;
+		if (v[i].cidr.plen == full) {
+			host_key(hkeys + nh * hsz, &v[i].cidr, copy);
+			hvals[nh++].cls = v[i].cls;
+		} else {
+			lpm_key(lkeys + nl * lsz, &v[i].cidr, copy);
+			lvals[nl++].cls = v[i].cls;
+		}
 	}
-	r = update_many(fd, name, keys, ksz, vals, sizeof(*vals), k, err);
+	r = update_many(pm->lpm, pm->lpm_name, lkeys, lsz, lvals, sizeof(*lvals), nl, err);
+	if (!r)
+		r = update_many(pm->host, pm->host_name, hkeys, hsz, hvals, sizeof(*hvals), nh, err);
+	if (nh)
+		*flags |= pm->host_flag;
 out:
-	free(keys);
-	free(vals);
+	free(lkeys);
+	free(lvals);
+	free(hkeys);
+	free(hvals);
 	return r;
 }
 
@@ -315,15 +370,28 @@ static int write_class_array(int fd, const char *name, const uint32_t *cls, size
 static int write_classes(const struct lb_maps *m, const struct lb_compiled *c, uint8_t copy,
 			 struct lb_err *err)
 {
+	const struct prefix_maps src4 = { m->src4, m->srch4, "lb_src4", "lb_srch4", 4,
+					  LB_CI_SRC_HOST4 };
+	const struct prefix_maps src6 = { m->src6, m->srch6, "lb_src6", "lb_srch6", 6,
+					  LB_CI_SRC_HOST6 };
+	const struct prefix_maps dst4 = { m->dst4, m->dsth4, "lb_dst4", "lb_dsth4", 4,
+					  LB_CI_DST_HOST4 };
+	const struct prefix_maps dst6 = { m->dst6, m->dsth6, "lb_dst6", "lb_dsth6", 6,
+					  LB_CI_DST_HOST6 };
+	struct lb_copy_info ci = { 0 };
+	__u32 key = copy;
 	int r;
 
-	r = write_prefixes(m->src4, "lb_src4", c->src, c->n_src, 4, copy, err);
+	r = write_prefixes(&src4, c->src, c->n_src, copy, &ci.flags, err);
 	if (!r)
-		r = write_prefixes(m->src6, "lb_src6", c->src, c->n_src, 6, copy, err);
+		r = write_prefixes(&src6, c->src, c->n_src, copy, &ci.flags, err);
 	if (!r)
-		r = write_prefixes(m->dst4, "lb_dst4", c->dst, c->n_dst, 4, copy, err);
+		r = write_prefixes(&dst4, c->dst, c->n_dst, copy, &ci.flags, err);
 	if (!r)
-		r = write_prefixes(m->dst6, "lb_dst6", c->dst, c->n_dst, 6, copy, err);
+		r = write_prefixes(&dst6, c->dst, c->n_dst, copy, &ci.flags, err);
+	/* Only packets of this copy read its info, and none will until the flip. */
+	if (!r && bpf_map_update_elem(m->copy_info, &key, &ci, BPF_ANY))
+		r = map_err(err, -errno, "updating", "lb_copy_info");
 	if (!r)
 		r = write_class_array(m->proto_cls, "lb_proto_cls", c->proto_cls,
 				      LB_PROTO_SPACE, copy, err);

@@ -19,6 +19,8 @@ static const struct {
 } map_fields[] = {
 #define F(n, f) { n, offsetof(struct lb_maps, f) }
 	F("lb_src4", src4), F("lb_src6", src6), F("lb_dst4", dst4), F("lb_dst6", dst6),
+	F("lb_srch4", srch4), F("lb_srch6", srch6), F("lb_dsth4", dsth4), F("lb_dsth6", dsth6),
+	F("lb_copy_info", copy_info),
 	F("lb_proto_cls", proto_cls), F("lb_dport_cls", dport_cls), F("lb_sport_cls", sport_cls),
 	F("lb_rules", rules), F("lb_active", active), F("lb_fs4", fs4), F("lb_fs6", fs6),
 	F("lb_ifaces", ifaces), F("lb_stats", stats), F("lb_rule_hits", rule_hits),

@@ -10,6 +10,7 @@
 
 struct lb_maps {
 	int src4, src6, dst4, dst6;
+	int srch4, srch6, dsth4, dsth6, copy_info;
 	int proto_cls, dport_cls, sport_cls;
 	int rules, active;
 	int fs4, fs6;

@@ -7,8 +7,10 @@
  *					(proto, dport) pair: never lock the
  *					operator out
  *   void lb_rule_stage(pkt, copy, ifc, d)
- *					the rule stage (lb_fw.h): five lookups
- *					to a rule, else the interface default;
+ *					the rule stage (lb_fw.h): address
+ *					classes (host hash, else LPM), three
+ *					array lookups, one hash lookup to a
+ *					rule, else the interface default;
  *					counts the rule's hit
  *
  * Both read only the given policy copy, the one lb_active named when the
@@ -71,6 +73,32 @@ static __always_inline bool lb_failsafe(const struct lb_pkt *pkt, __u32 copy)
 	return false;
 }
 
+/*
+ * The class of an address: exact host entry first when this copy has any
+ * (flags say which), else the longest prefix in the trie.
+ */
+static __always_inline struct lb_class_val *lb_addr_cls(void *h4, void *h6, __u32 hflag4,
+							__u32 hflag6, void *map4, void *map6,
+							const struct lb_pkt *pkt,
+							const __u8 *addr, __u32 copy,
+							__u32 flags)
+{
+	struct lb_class_val *v = NULL;
+
+	if (pkt->family == 4 && (flags & hflag4)) {
+		struct lb_host4_key k = { .copy = copy };
+
+		__builtin_memcpy(k.addr, addr, 4);
+		v = bpf_map_lookup_elem(h4, &k);
+	} else if (pkt->family == 6 && (flags & hflag6)) {
+		struct lb_host6_key k = { .copy = copy };
+
+		__builtin_memcpy(k.addr, addr, 16);
+		v = bpf_map_lookup_elem(h6, &k);
+	}
+	return v ?: lb_lpm_lookup(map4, map6, pkt, addr, copy);
+}
+
 static __always_inline bool lb_array_cls(void *map, __u32 idx, __u32 *cls)
 {
 	__u32 *v = bpf_map_lookup_elem(map, &idx);
@@ -90,10 +118,15 @@ static __always_inline bool lb_rule_key(const struct lb_pkt *pkt, __u32 copy,
 					struct lb_rule_key *key)
 {
 	struct lb_class_val *src, *dst;
-	__u32 proto, dport, sport;
+	struct lb_copy_info *ci;
+	__u32 proto, dport, sport, flags;
 
-	src = lb_lpm_lookup(&lb_src4, &lb_src6, pkt, pkt->saddr, copy);
-	dst = lb_lpm_lookup(&lb_dst4, &lb_dst6, pkt, pkt->daddr, copy);
+	ci = bpf_map_lookup_elem(&lb_copy_info, &copy);
+	flags = ci ? ci->flags : 0;
+	src = lb_addr_cls(&lb_srch4, &lb_srch6, LB_CI_SRC_HOST4, LB_CI_SRC_HOST6, &lb_src4,
+			  &lb_src6, pkt, pkt->saddr, copy, flags);
+	dst = lb_addr_cls(&lb_dsth4, &lb_dsth6, LB_CI_DST_HOST4, LB_CI_DST_HOST6, &lb_dst4,
+			  &lb_dst6, pkt, pkt->daddr, copy, flags);
 	if (!src || !dst)
 		return false;
 	if (!lb_array_cls(&lb_proto_cls, copy * LB_PROTO_SPACE + pkt->proto, &proto) ||

@@ -31,6 +31,29 @@ LB_LPM_MAP(lb_src6, struct lb_lpm6_key);
 LB_LPM_MAP(lb_dst4, struct lb_lpm4_key);
 LB_LPM_MAP(lb_dst6, struct lb_lpm6_key);
 
+#define LB_HOST_MAP(_name, _key)                                                                   \
+	struct {                                                                                   \
+		__uint(type, BPF_MAP_TYPE_HASH);                                                   \
+		__type(key, _key);                                                                 \
+		__type(value, struct lb_class_val);                                                \
+		__uint(max_entries, LB_MAX_PREFIXES);                                              \
+		__uint(map_flags, BPF_F_NO_PREALLOC);                                              \
+		LB_PIN;                                                                            \
+	} _name SEC(".maps")
+
+LB_HOST_MAP(lb_srch4, struct lb_host4_key);
+LB_HOST_MAP(lb_srch6, struct lb_host6_key);
+LB_HOST_MAP(lb_dsth4, struct lb_host4_key);
+LB_HOST_MAP(lb_dsth6, struct lb_host6_key);
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, struct lb_copy_info);
+	__uint(max_entries, LB_POLICY_COPIES);
+	LB_PIN;
+} lb_copy_info SEC(".maps");
+
 #define LB_CLASS_ARRAY(_name, _n)                                                                  \
 	struct {                                                                                   \
 		__uint(type, BPF_MAP_TYPE_ARRAY);                                                  \

@@ -4,9 +4,12 @@
  * mode) for policies of 10, 1,000, 10,000 and 100,000 rules, beside an empty
  * XDP program, measured side by side in one run (A B A B ...), medians.
  *
- * The packet is IPv4/UDP from a source that one deny rule among N matches,
- * so every run goes through parse, failsafe, conntrack miss, five classifier
- * lookups, counters and the event token bucket.
+ * Two policy shapes, each a deny rule per source, udp dport 9000:
+ *   - IPv4 /32 hosts (198.18.0.0/15): the exact-match host hash path;
+ *   - IPv6 /56 prefixes (2001:db8::/32): the LPM trie path.
+ * The packet comes from a source that one deny rule among N matches, so every
+ * run goes through parse, failsafe, conntrack miss, the classifier lookups,
+ * counters and the event token bucket.
  *
  * Prints a Markdown table; with --json, the raw figures.
  */
@@ -41,8 +44,11 @@ static int setup_ns(char *dir, size_t len)
 	return system("ip link set lo up") ? -EIO : 0;
 }
 
-/* N deny rules, one per /32 source in 198.18.0.0/15, udp dport 9000. */
-static char *policy_text(int n)
+/*
+ * N deny rules, udp dport 9000, one per source: 198.18.x.y/32 (v6 false) or
+ * 2001:db8:XXXX:YY00::/56 (v6 true).
+ */
+static char *policy_text(int n, bool v6)
 {
 	size_t cap = 128 + (size_t)n * 128, off = 0;
 	char *s = malloc(cap);
@@ -50,22 +56,47 @@ static char *policy_text(int n)
 	if (!s)
 		return NULL;
 	off += snprintf(s + off, cap - off, "{\"default\": \"allow\", \"rules\": [");
-	for (int i = 0; i < n; i++)
+	for (int i = 0; i < n; i++) {
+		char src[64];
+
+		if (v6)
+			snprintf(src, sizeof(src), "2001:db8:%x:%x00::/56", (i >> 8) & 0xffff,
+				 i & 0xff);
+		else
+			snprintf(src, sizeof(src), "198.18.%d.%d/32", (i >> 8) & 0xff, i & 0xff);
 		off += snprintf(s + off, cap - off,
-				"%s{\"id\": \"r%d\", \"src\": \"198.18.%d.%d/32\", \"proto\": "
-				"\"udp\", \"dport\": 9000, \"action\": \"deny\"}",
-				i ? "," : "", i, (i >> 8) & 0xff, i & 0xff);
+				"%s{\"id\": \"r%d\", \"src\": \"%s\", \"proto\": \"udp\", "
+				"\"dport\": 9000, \"action\": \"deny\"}", i ? "," : "", i, src);
+	}
 	snprintf(s + off, cap - off, "]}");
 	return s;
 }
 
-static int apply_rules(const struct lb_maps *m, int n, uint32_t copy)
+/* The packet from the source of rule n/2. */
+static struct pkt_spec bench_pkt(int n, bool v6)
+{
+	struct pkt_spec ps = pkt_udp4(0xc6120000 + (uint32_t)(n / 2), 0xc6120001, 40000, 9000);
+	int i = n / 2;
+
+	if (v6) {
+		static const uint8_t dst[16] = { 0x20, 0x01, 0x0d, 0xb8, [15] = 1 };
+		uint8_t src[16] = { 0x20, 0x01, 0x0d, 0xb8, (uint8_t)(i >> 16), (uint8_t)(i >> 8),
+				    (uint8_t)i, [15] = 7 };
+
+		ps.family = 6;
+		memcpy(ps.saddr, src, 16);
+		memcpy(ps.daddr, dst, 16);
+	}
+	return ps;
+}
+
+static int apply_rules(const struct lb_maps *m, int n, bool v6, uint32_t copy)
 {
 	struct lb_iface_action ifa = { .ifindex = 1, .action = LB_ACT_ALLOW };
 	struct lb_policy *p = NULL;
 	struct lb_compiled *c = NULL;
 	struct lb_err err = { "" };
-	char *text = policy_text(n);
+	char *text = policy_text(n, v6);
 	int r = -ENOMEM;
 
 	if (text)
@@ -100,6 +131,7 @@ static int cmp_double(const void *a, const void *b)
 struct row {
 	const char *name;
 	int rules;
+	bool v6;
 	double ns[RUNS];
 };
 
@@ -133,7 +165,8 @@ static double maxv(const struct row *r)
 int main(int argc, char **argv)
 {
 	bool json = argc > 1 && !strcmp(argv[1], "--json");
-	struct row rows[N_COUNTS + 1] = { { "empty XDP (xdp_pass)", 0 } };
+	struct row rows[2 * N_COUNTS + 1] = { { "empty XDP (xdp_pass)", 0 } };
+	const size_t n_rows = 2 * N_COUNTS + 1;
 	struct fw_xdp *fw = NULL;
 	struct xdp_pass *empty = NULL;
 	struct lb_iface row = { 0 };
@@ -142,7 +175,7 @@ int main(int argc, char **argv)
 	uint8_t pkt[128];
 	char dir[64];
 	size_t len;
-	uint32_t key = 1;
+	uint32_t key = 1, flips = 0;
 
 	if (setup_ns(dir, sizeof(dir))) {
 		fprintf(stderr, "bench: private namespace and bpffs: %s\n", strerror(errno));
@@ -156,25 +189,25 @@ int main(int argc, char **argv)
 		fprintf(stderr, "bench: loading programs: %s %s\n", strerror(errno), err.msg);
 		return 1;
 	}
-	for (size_t i = 0; i < N_COUNTS; i++) {
-		rows[i + 1].name = "lb_fw_xdp, deny rule hit";
-		rows[i + 1].rules = rule_counts[i];
+	for (size_t i = 1; i < n_rows; i++) {
+		rows[i].v6 = i > N_COUNTS;
+		rows[i].name = rows[i].v6 ? "lb_fw_xdp, IPv6 /56 sources (LPM trie)"
+					  : "lb_fw_xdp, IPv4 /32 sources (host hash)";
+		rows[i].rules = rule_counts[(i - 1) % N_COUNTS];
 	}
 	for (int run = 0; run < RUNS; run++) {
 		/* A B A B: the empty program between every policy size. */
-		for (size_t i = 0; i < N_COUNTS; i++) {
-			int n = rule_counts[i];
-			struct pkt_spec ps = pkt_udp4(0xc6120000 + (uint32_t)(n / 2), 0xc6120001,
-						      40000, 9000);
+		for (size_t i = 1; i < n_rows; i++) {
+			int n = rows[i].rules;
+			struct pkt_spec ps = bench_pkt(n, rows[i].v6);
 
-			if (apply_rules(&m, n, (run * N_COUNTS + i) % 2))
+			if (apply_rules(&m, n, rows[i].v6, flips++ % 2))
 				return 1;
 			len = pkt_build(&ps, pkt, sizeof(pkt));
 			rows[0].ns[run] = run_ns(bpf_program__fd(empty->progs.xdp_pass_prog),
 						 pkt, len);
-			rows[i + 1].ns[run] = run_ns(bpf_program__fd(fw->progs.lb_fw_xdp), pkt,
-						     len);
-			if (rows[i + 1].ns[run] < 0) {
+			rows[i].ns[run] = run_ns(bpf_program__fd(fw->progs.lb_fw_xdp), pkt, len);
+			if (rows[i].ns[run] < 0) {
 				fprintf(stderr, "bench: test run: %s\n", strerror(errno));
 				return 1;
 			}
@@ -182,11 +215,10 @@ int main(int argc, char **argv)
 		if (!json)
 			fprintf(stderr, "  run %d/%d done\n", run + 1, RUNS);
 	}
-	double base = median(&rows[1]);
 
 	if (json) {
 		printf("{\"repeat\": %d, \"runs\": %d, \"rows\": [", REPEAT, RUNS);
-		for (size_t i = 0; i <= N_COUNTS; i++)
+		for (size_t i = 0; i < n_rows; i++)
 			printf("%s{\"program\": \"%s\", \"rules\": %d, \"median_ns\": %.1f, "
 			       "\"min_ns\": %.1f, \"max_ns\": %.1f}", i ? ", " : "", rows[i].name,
 			       rows[i].rules, median(&rows[i]), minv(&rows[i]), maxv(&rows[i]));
@@ -194,10 +226,15 @@ int main(int argc, char **argv)
 	} else {
 		printf("| program | rules | ns/packet median | min-max | vs 10 rules | vs empty |\n");
 		printf("|---|---:|---:|---:|---:|---:|\n");
-		for (size_t i = 0; i <= N_COUNTS; i++)
+		for (size_t i = 0; i < n_rows; i++) {
+			/* Ratio against the 10-rule row of the same shape. */
+			double base = i ? median(&rows[i > N_COUNTS ? N_COUNTS + 1 : 1]) : 0;
+
 			printf("| %s | %d | %.1f | %.1f-%.1f | %.2fx | %.2fx |\n", rows[i].name,
 			       rows[i].rules, median(&rows[i]), minv(&rows[i]), maxv(&rows[i]),
-			       median(&rows[i]) / base, median(&rows[i]) / median(&rows[0]));
+			       i ? median(&rows[i]) / base : 0,
+			       median(&rows[i]) / median(&rows[0]));
+		}
 	}
 	maps_close(&m);
 	fw_xdp__destroy(fw);
