@@ -72,7 +72,13 @@ static const char POLICY[] = "{"
 	"   'action': 'deny'},"
 	"  {'id': 'allow-gre', 'proto': 47, 'action': 'allow'},"
 	"  {'id': 'allow-frag', 'proto': 'udp', 'dport': 7000, 'action': 'allow'},"
-	"  {'id': 'deny-frag', 'proto': 'udp', 'dport': 7001, 'action': 'deny'}"
+	"  {'id': 'deny-frag', 'proto': 'udp', 'dport': 7001, 'action': 'deny'},"
+	"  {'id': 'deny-host', 'src': '198.18.1.77/32', 'proto': 'tcp', 'dport': 80,"
+	"   'action': 'deny'},"
+	"  {'id': 'deny-host6', 'src': '2001:db8:1::77/128', 'proto': 'tcp', 'dport': 443,"
+	"   'action': 'deny'},"
+	"  {'id': 'deny-to-host', 'dst': '198.18.0.99/32', 'proto': 'udp', 'dport': 53,"
+	"   'action': 'deny'}"
 	"]}";
 
 static const char *policy_json(void)
@@ -561,6 +567,17 @@ static const struct fw_case rule_cases[] = {
 	  DROP(LB_R_RULE_DENY) },
 	{ "v6_audit", XDP, { IN6("2001:db8:3::5"), TCP(40000, 8080, PKT_ACK) },
 	  PASS(LB_R_RULE_AUDIT) },
+	/* Host prefixes sit in the exact-match hash; their neighbours fall to the trie. */
+	{ "v4_host_src_beats_its_24", XDP, { IN4("198.18.1.77"), TCP(40000, 80, PKT_SYN) },
+	  DROP(LB_R_RULE_DENY) },
+	{ "v4_host_neighbour_uses_24", XDP, { IN4("198.18.1.78"), TCP(40000, 80, PKT_SYN) },
+	  PASS(LB_R_RULE_ALLOW) },
+	{ "v6_host_src_beats_its_48", XDP, { IN6("2001:db8:1::77"), TCP(40000, 443, PKT_SYN) },
+	  DROP(LB_R_RULE_DENY) },
+	{ "v6_host_neighbour_uses_48", XDP, { IN6("2001:db8:1::78"), TCP(40000, 443, PKT_SYN) },
+	  PASS(LB_R_RULE_ALLOW) },
+	{ "v4_host_dst", XDP, { .family = 4, .src = "198.18.3.3", .dst = "198.18.0.99",
+	  UDP(5000, 53) }, DROP(LB_R_RULE_DENY) },
 };
 
 static void test_rules(void)
