@@ -2,7 +2,7 @@
 /*
  * policy.c - the policy file: JSON text -> validated struct lb_policy.
  *
- * The schema is in docs/policy.md.  Every error is one line that names the
+ * The schema is in README.md, "Policy file".  Every error is one line that names the
  * file and either the line:column (syntax, from jansson) or the JSON path of
  * the offending value (semantics), and quotes that value, e.g.
  *

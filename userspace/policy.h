@@ -36,7 +36,7 @@ struct lb_rule {
 	struct lb_cidr dst;
 	int proto;		/* LB_PROTO_ANY or 0..255 */
 	struct lb_range dport;	/* ICMP/ICMPv6: (type << 8 | code) range */
-	struct lb_range sport;	/* ICMP/ICMPv6: 0..65535 (packets carry 0; see docs/policy.md) */
+	struct lb_range sport;	/* ICMP/ICMPv6: 0..65535 (packets carry 0; see README.md, "Policy file") */
 	enum lb_action action;
 };
 
