@@ -33,10 +33,18 @@
 #include "lib/classify.h"
 #include "lib/events.h"
 
+/*
+ * ICMPv6 the link needs whatever the policy says: neighbour discovery
+ * (133-137) and multicast listener discovery (130-132, MLDv2 report 143),
+ * else a default deny breaks IPv6 neighbours and MLD-snooping switches.
+ */
 static __always_inline bool lb_is_nd(const struct lb_pkt *pkt)
 {
-	return pkt->family == 6 && pkt->proto == LB_IPPROTO_ICMPV6 && pkt->icmp_type >= 133 &&
-	       pkt->icmp_type <= 137;
+	__u8 t = pkt->icmp_type;
+
+	if (pkt->family != 6 || pkt->proto != LB_IPPROTO_ICMPV6)
+		return false;
+	return (t >= 130 && t <= 137) || t == 143;
 }
 
 /* Stages 5-9 for a whole packet or a first fragment. */

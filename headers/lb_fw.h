@@ -182,7 +182,7 @@ struct lb_config {
 	__u32 ev_rate;		/* events per second per CPU (token refill), default 100 */
 	__u32 ev_burst;		/* bucket depth, default 50 */
 	__u32 ev_flags;		/* LB_EVF_*, default drops and audits */
-	__u32 pad;
+	__u32 gc_interval_ms;	/* conntrack collector period, default 10000 */
 	__u64 ct_timeout_ns[8];	/* indexed by enum lb_ct_timeout */
 };
 
@@ -240,6 +240,20 @@ struct lb_ct_val {
 	__u8 seen_reply;
 	__u8 pad[6];
 };
+
+/*
+ * The conntrack collector (bpf/ct_gc.bpf.c) is a bpf_timer in a pinned map:
+ * it runs in the kernel every gc_interval_ms, with or without lbagent, and
+ * deletes expired entries of lb_ct_tcp, lb_ct_other and lb_frags.
+ * lb_gc_stats: ARRAY [0] -> this.
+ */
+struct lb_gc_stats {
+	__u64 runs;
+	__u64 deleted;
+	__u64 last_run_ns;
+};
+
+#define LB_GC_DEFAULT_MS 10000
 
 /* ---- fragments ---- */
 

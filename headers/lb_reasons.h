@@ -32,7 +32,7 @@ enum lb_verdict {
 	X(LB_R_FAILSAFE, 2, PASS, "failsafe", "matched the failsafe (anti-lockout) list")          \
 	X(LB_R_CT_REPLY, 3, PASS, "ct_reply", "reply of a tracked outbound flow")                  \
 	X(LB_R_CT_RELATED, 4, PASS, "ct_related", "ICMP error about a tracked flow")                \
-	X(LB_R_ND, 5, PASS, "icmpv6_nd", "IPv6 neighbour discovery: always pass")                  \
+	X(LB_R_ND, 5, PASS, "icmpv6_nd", "ICMPv6 neighbour/multicast listener discovery: pass")   \
 	X(LB_R_RULE_ALLOW, 6, PASS, "rule_allow", "matched an allow rule")                         \
 	X(LB_R_RULE_AUDIT, 7, AUDIT, "rule_audit", "matched an audit rule: pass and report")       \
 	X(LB_R_RULE_DENY, 8, DROP, "rule_deny", "matched a deny rule")                             \

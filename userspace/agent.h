@@ -64,6 +64,8 @@ void state_iface_del(struct lb_ctx *c, uint32_t ifindex);
  * once), and return the program fds (-1 when not wanted).
  */
 int datapath_ensure(struct lb_ctx *c, int *xdp_fd, int *tc_fd, struct lb_err *err);
+/* Start (or restart) the in-kernel conntrack collector timer. */
+int ct_gc_arm(struct lb_ctx *c, struct lb_err *err);
 /* Open the pinned maps; -ENOENT with a hint when nothing is loaded yet. */
 int datapath_maps(struct lb_ctx *c, struct lb_maps *m, struct lb_err *err);
 

@@ -18,6 +18,7 @@
 #include "agent.h"
 #include "fw_xdp.skel.h"
 #include "fw_tc.skel.h"
+#include "ct_gc.skel.h"
 
 void ctx_path(const struct lb_ctx *c, char *buf, size_t len, bool state, const char *fmt, ...)
 {
@@ -236,6 +237,36 @@ static int load_and_pin(struct lb_ctx *c, const void *elf, size_t sz, const char
 	}
 	bpf_object__close(obj);
 	return r;
+}
+
+/*
+ * Arm the in-kernel conntrack collector (bpf/ct_gc.bpf.c): load it against the
+ * pinned maps and run its arm program once.  The timer keeps the program.
+ */
+int ct_gc_arm(struct lb_ctx *c, struct lb_err *err)
+{
+	char maps[512];
+	uint8_t pkt[64] = { 0 };
+	struct bpf_program *prog;
+	struct bpf_object *obj;
+	size_t sz;
+	const void *elf = ct_gc__elf_bytes(&sz);
+	int r;
+
+	ctx_path(c, maps, sizeof(maps), false, "maps");
+	LIBBPF_OPTS(bpf_object_open_opts, o, .object_name = "ct_gc", .pin_root_path = maps);
+	LIBBPF_OPTS(bpf_test_run_opts, run, .data_in = pkt, .data_size_in = sizeof(pkt));
+	obj = bpf_object__open_mem(elf, sz, &o);
+	if (!obj)
+		return lb_errf(err, errno, "opening BPF object ct_gc: %s", strerror(errno));
+	prog = bpf_object__find_program_by_name(obj, "lb_ct_gc_arm");
+	r = prog ? bpf_object__load(obj) : -ENOENT;
+	if (!r)
+		r = bpf_prog_test_run_opts(bpf_program__fd(prog), &run) ? -errno : 0;
+	if (!r && run.retval)
+		r = -EIO;
+	bpf_object__close(obj);
+	return r ? lb_errf(err, -r, "arming the conntrack collector: %s", strerror(-r)) : 0;
 }
 
 static int prog_get(struct lb_ctx *c, const char *name, int *fd)

@@ -198,7 +198,7 @@ static int do_attach(struct lb_ctx *c, struct lb_attached *a, struct lb_err *err
 		r = lb_errf(err, errno, "writing lb_ifaces for %s: %s", a->name, strerror(errno));
 		goto out;
 	}
-	r = xdp_link(c, xdp_fd, a->ifindex, a->mode, err);
+	r = ct_gc_arm(c, err) ?: xdp_link(c, xdp_fd, a->ifindex, a->mode, err);
 	if (!r) {
 		r = tc_attach(c, tc_fd, a->ifindex, a->egress, err);
 		if (r) {

@@ -107,19 +107,24 @@ static json_t *stats_json(struct lb_ctx *c, const struct lb_maps *m)
 	struct lb_counter *buf = calloc(ncpus(), sizeof(*buf));
 	struct lb_ev_stats ev = ev_stats_sum(m->ev_stats);
 	struct ct_count ct = { 0 };
+	struct lb_gc_stats gc = { 0 };
 	json_t *ifs = json_array();
 	uint64_t now = mono_ns();
+	uint32_t zero = 0;
 
 	for (size_t i = 0; buf && i < n; i++)
 		json_array_append_new(ifs, iface_stats_json(m, &att[i], buf));
 	free(buf);
 	ct_count_map(m->ct_tcp, now, &ct.tcp, &ct.expired);
 	ct_count_map(m->ct_other, now, &ct.other, &ct.expired);
-	return json_pack("{s:o, s:{s:I, s:I, s:I}, s:{s:I, s:I, s:I}}", "interfaces", ifs,
-			 "events", "emitted", (json_int_t)ev.emitted, "suppressed",
-			 (json_int_t)ev.suppressed, "lost", (json_int_t)ev.lost, "conntrack",
-			 "tcp", (json_int_t)ct.tcp, "other", (json_int_t)ct.other, "expired",
-			 (json_int_t)ct.expired);
+	bpf_map_lookup_elem(m->gc_stats, &zero, &gc);
+	return json_pack("{s:o, s:{s:I, s:I, s:I}, s:{s:I, s:I, s:I, s:I, s:I, s:f}}",
+			 "interfaces", ifs, "events", "emitted", (json_int_t)ev.emitted,
+			 "suppressed", (json_int_t)ev.suppressed, "lost", (json_int_t)ev.lost,
+			 "conntrack", "tcp", (json_int_t)ct.tcp, "other", (json_int_t)ct.other,
+			 "expired", (json_int_t)ct.expired, "gc_runs", (json_int_t)gc.runs,
+			 "gc_deleted", (json_int_t)gc.deleted, "gc_last_run_s_ago",
+			 gc.last_run_ns ? (double)(now - gc.last_run_ns) / 1e9 : -1.0);
 }
 
 static void stats_print(json_t *s)
@@ -147,6 +152,11 @@ static void stats_print(json_t *s)
 	       (long long)json_integer_value(json_object_get(ct, "tcp")),
 	       (long long)json_integer_value(json_object_get(ct, "other")),
 	       (long long)json_integer_value(json_object_get(ct, "expired")));
+	printf("conntrack collector (in-kernel timer): %lld runs, %lld entries deleted, "
+	       "last run %.1f s ago\n",
+	       (long long)json_integer_value(json_object_get(ct, "gc_runs")),
+	       (long long)json_integer_value(json_object_get(ct, "gc_deleted")),
+	       json_real_value(json_object_get(ct, "gc_last_run_s_ago")));
 	printf("rule hits: lbagent fw policy show\n");
 }
 

@@ -26,7 +26,7 @@ static const struct {
 	F("lb_ifaces", ifaces), F("lb_stats", stats), F("lb_rule_hits", rule_hits),
 	F("lb_config", config), F("lb_ct_tcp", ct_tcp), F("lb_ct_other", ct_other),
 	F("lb_frags", frags), F("lb_events", events), F("lb_ev_bucket", ev_bucket),
-	F("lb_ev_stats", ev_stats),
+	F("lb_ev_stats", ev_stats), F("lb_gc_stats", gc_stats),
 #undef F
 };
 

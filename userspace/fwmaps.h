@@ -16,7 +16,7 @@ struct lb_maps {
 	int fs4, fs6;
 	int ifaces, stats, rule_hits, config;
 	int ct_tcp, ct_other, frags;
-	int events, ev_bucket, ev_stats;
+	int events, ev_bucket, ev_stats, gc_stats;
 };
 
 /* Open every map pinned under dir (<bpffs>/maps).  All fds -1 on failure. */

@@ -27,7 +27,8 @@
  * LB_CT_NEW is the state of every non-TCP entry.
  *
  * Entries are never deleted here: an expired one is ignored until egress
- * refreshes it, and the LRU maps evict what nobody uses.
+ * refreshes it or the collector (ct_gc.bpf.c) deletes it; the LRU maps
+ * evict what nobody uses when they fill up.
  */
 #ifndef LB_BPF_CT_H
 #define LB_BPF_CT_H

@@ -156,6 +156,14 @@ struct {
 	LB_PIN;
 } lb_frags SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, struct lb_gc_stats);
+	__uint(max_entries, 1);
+	LB_PIN;
+} lb_gc_stats SEC(".maps");
+
 /* ---- events ---- */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);

@@ -27,6 +27,7 @@
 
 #include "fw_xdp.skel.h"
 #include "fw_tc.skel.h"
+#include "ct_gc.skel.h"
 #include "compile.h"
 #include "fwmaps.h"
 #include "policy.h"
@@ -592,6 +593,10 @@ static const struct fw_case nd_failsafe_cases[] = {
 	{ "nd_neighbour_solicit", XDP, { IN6("2001:db8:bad::5"), ICMP6(135, 0) }, PASS(LB_R_ND) },
 	{ "nd_neighbour_advert", XDP, { IN6("2001:db8:3::5"), ICMP6(136, 0) }, PASS(LB_R_ND) },
 	{ "nd_redirect", XDP, { IN6("2001:db8:3::5"), ICMP6(137, 0) }, PASS(LB_R_ND) },
+	{ "mld_query", XDP, { IN6("2001:db8:bad::5"), ICMP6(130, 0) }, PASS(LB_R_ND) },
+	{ "mldv2_report", XDP, { IN6("2001:db8:bad::5"), ICMP6(143, 0) }, PASS(LB_R_ND) },
+	{ "icmp6_129_not_nd", XDP, { IN6("2001:db8:3::5"), ICMP6(129, 0) },
+	  DROP(LB_R_DEFAULT_DENY) },
 	{ "icmp6_138_not_nd", XDP, { IN6("2001:db8:3::5"), ICMP6(138, 0) },
 	  DROP(LB_R_DEFAULT_DENY) },
 	{ "failsafe_beats_deny", XDP, { IN4("198.18.100.7"), TCP(40000, 22, PKT_SYN) },
@@ -840,6 +845,54 @@ static void test_icmp_conntrack(void)
 	RUN_CASES(icmp_ct_cases);
 }
 
+static bool gc_wait(struct lb_gc_stats *st)
+{
+	__u32 zero = 0;
+
+	for (int i = 0; i < 80; i++) {	/* at most 2 s */
+		usleep(25000);
+		if (!bpf_map_lookup_elem(env.maps.gc_stats, &zero, st) && st->deleted)
+			return true;
+	}
+	return false;
+}
+
+/* The in-kernel collector deletes an expired entry with nobody asking. */
+static void test_ct_gc(void)
+{
+	static const struct fw_case cases[] = {
+		{ "udp_out_for_gc", TC, { OUT4("198.18.5.9"), UDP(40001, 9999) }, EGRESS },
+	};
+	LIBBPF_OPTS(bpf_object_open_opts, o, .pin_root_path = env.dir);
+	struct lb_config cfg = { .ev_rate = 1000000, .ev_burst = 1000000, .gc_interval_ms = 50 };
+	uint8_t pkt[64] = { 0 };
+	LIBBPF_OPTS(bpf_test_run_opts, run, .data_in = pkt, .data_size_in = sizeof(pkt));
+	struct lb_gc_stats st = { 0 };
+	struct ct_gc *gc = NULL;
+	struct lb_ct_val v;
+	__u32 zero = 0;
+
+	cfg.ct_timeout_ns[LB_CTT_UDP] = 1;
+	if (!ASSERT_OK(bpf_map_update_elem(env.maps.config, &zero, &cfg, BPF_ANY), "config"))
+		return;
+	RUN_CASES(cases);
+	if (!ASSERT_TRUE(ct_get(env.maps.ct_other, ME4, "198.18.5.9", 4, IPPROTO_UDP, 40001, 9999,
+				&v), "expired entry present before the collector runs"))
+		goto out;
+	gc = ct_gc__open_opts(&o);
+	if (!ASSERT_OK_PTR(gc, "open ct_gc") || !ASSERT_OK(ct_gc__load(gc), "load ct_gc"))
+		goto out;
+	ASSERT_OK(bpf_prog_test_run_opts(bpf_program__fd(gc->progs.lb_ct_gc_arm), &run), "arm");
+	ASSERT_EQ(run.retval, 0, "arm retval");
+	ASSERT_TRUE(gc_wait(&st), "collector deleted something within 2 s");
+	ASSERT_TRUE(st.runs >= 1, "collector ran");
+	ASSERT_FALSE(ct_get(env.maps.ct_other, ME4, "198.18.5.9", 4, IPPROTO_UDP, 40001, 9999, &v),
+		     "expired entry gone");
+out:
+	ct_gc__destroy(gc);
+	config_default();
+}
+
 static void test_egress_untracked(void)
 {
 	RUN_CASES(egress_cases);
@@ -978,6 +1031,7 @@ int main(void)
 	RUN(test_conntrack);
 	RUN(test_ct_tcp_states);
 	RUN(test_ct_expiry);
+	RUN(test_ct_gc);
 	RUN(test_icmp_conntrack);
 	RUN(test_egress_untracked);
 	RUN(test_rule_hits);
