@@ -182,25 +182,15 @@ static json_t *policy_meta(const struct lb_policy *p, const struct lb_compiled *
 			 "entries", (json_int_t)comp->n_entries, "copy", (json_int_t)copy);
 }
 
-static int save_policy(struct lb_ctx *c, const char *file, json_t *meta, struct lb_err *err)
+/* Keep the applied policy, the very bytes parsed, in the state directory. */
+static int save_policy(struct lb_ctx *c, const char *text, size_t len, json_t *meta,
+		       struct lb_err *err)
 {
 	char path[512];
-	char *text = NULL;
-	size_t len = 0;
-	FILE *f = fopen(file, "r");
 	int r;
 
-	if (!f)
-		return lb_errf(err, errno, "re-reading %s: %s", file, strerror(errno));
-	text = malloc(64 << 20);
-	if (text)
-		len = fread(text, 1, 64 << 20, f);
-	fclose(f);
-	if (!text)
-		return lb_errf(err, ENOMEM, "reading %s", file);
 	ctx_path(c, path, sizeof(path), true, "policy.json");
 	r = write_file_atomic(path, text, len, err);
-	free(text);
 	if (r)
 		return r;
 	json_object_set(c->state, "policy", meta);
@@ -308,12 +298,15 @@ int cmd_fw_policy_apply(struct lb_ctx *c, int argc, char **argv)
 	struct lb_err err = { "" };
 	double t0, t1, t2;
 	uint32_t copy = 0;
+	char *text = NULL;
+	size_t len = 0;
 	int r;
 
 	if (parse_apply_args(argc, argv, &o))
 		return -EINVAL;
 	t0 = now_ms();
-	r = policy_load_file(o.file, &p, &err) ?: policy_compile(p, &comp, &err);
+	r = policy_read_file(o.file, &text, &len, &err) ?:
+	    policy_parse(text, len, o.file, &p, &err) ?: policy_compile(p, &comp, &err);
 	if (r)
 		goto out;
 	t1 = now_ms();
@@ -330,7 +323,7 @@ int cmd_fw_policy_apply(struct lb_ctx *c, int argc, char **argv)
 		r = apply_to_maps(c, p, comp, &copy, &err);
 		meta = r ? NULL : policy_meta(p, comp, o.file, copy);
 		if (meta)
-			r = save_policy(c, o.file, meta, &err);
+			r = save_policy(c, text, len, meta, &err);
 		json_decref(meta);
 	}
 	t2 = now_ms();
@@ -342,6 +335,7 @@ out:
 	compiled_free(comp);
 	policy_free(p);
 	policy_free(old);
+	free(text);
 	return r;
 }
 

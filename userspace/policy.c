@@ -795,17 +795,25 @@ static int read_all(int fd, const char *path, char **out, size_t *out_len, struc
 	return lb_errf(err, ENOMEM, "reading %s: out of memory", path);
 }
 
-int policy_load_file(const char *path, struct lb_policy **out, struct lb_err *err)
+int policy_read_file(const char *path, char **text, size_t *len, struct lb_err *err)
 {
-	size_t len = 0;
-	char *buf = NULL;
 	int fd, ret;
 
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return lb_errf(err, errno, "cannot open %s: %s", path, strerror(errno));
-	ret = read_all(fd, path, &buf, &len, err);
+	ret = read_all(fd, path, text, len, err);
 	close(fd);
+	return ret;
+}
+
+int policy_load_file(const char *path, struct lb_policy **out, struct lb_err *err)
+{
+	size_t len = 0;
+	char *buf = NULL;
+	int ret;
+
+	ret = policy_read_file(path, &buf, &len, err);
 	if (ret)
 		return ret;
 	ret = policy_parse(buf, len, path, out, err);

@@ -67,6 +67,8 @@ struct lb_policy {
 int policy_parse(const char *text, size_t len, const char *fname, struct lb_policy **out,
 		 struct lb_err *err);
 int policy_load_file(const char *path, struct lb_policy **out, struct lb_err *err);
+/* The file's bytes (at most 64 MiB), for callers that keep what they parsed. */
+int policy_read_file(const char *path, char **text, size_t *len, struct lb_err *err);
 void policy_free(struct lb_policy *p);
 
 /* Does rule r match this tuple (addresses in network order, ports host order)? */

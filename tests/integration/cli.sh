@@ -76,6 +76,20 @@ expect_err family_mix '{"default":"deny","rules":[{"id":"r","src":"198.18.0.0/24
 expect_err bad_type '{"default":"deny","rules":{"id":"r"}}' '$.rules'
 expect_err empty '' "empty.json"
 
+# Writers serialise on the bpffs lock: 8 concurrent applies all succeed (without
+# the lock two would pick the same inactive copy and one would be refused).
+cp "$P/good.json" "$P/good1.json"; cp "$P/good.json" "$P/good2.json"
+pids=""
+for i in 1 2 3 4 5 6 7 8; do
+	lbagent fw policy apply "$P/good$((i % 2 + 1)).json" >"$WORK/conc.$i" 2>&1 &
+	pids="$pids $!"
+done
+ok=0
+for p in $pids; do wait "$p" && ok=$((ok + 1)); done
+check "8 concurrent policy applies all succeed ($ok)" test $ok -eq 8
+policy_file_is_good() { lbagent fw policy show --json | jq -e '.policy.file | test("good[12][.]json$")'; }
+check "state names one of the applied files" policy_file_is_good
+
 check_not "apply a file that does not exist" lbagent fw policy apply "$P/nope.json"
 grep -q "nope.json" "$WORK/out" && t_pass "missing file named in the error" ||
 	t_fail "missing file named in the error: $(cat "$WORK/out")"
