@@ -152,11 +152,14 @@ static void stats_print(json_t *s)
 	       (long long)json_integer_value(json_object_get(ct, "tcp")),
 	       (long long)json_integer_value(json_object_get(ct, "other")),
 	       (long long)json_integer_value(json_object_get(ct, "expired")));
-	printf("conntrack collector (in-kernel timer): %lld runs, %lld entries deleted, "
-	       "last run %.1f s ago\n",
+	printf("conntrack collector (in-kernel timer): %lld runs, %lld entries deleted",
 	       (long long)json_integer_value(json_object_get(ct, "gc_runs")),
-	       (long long)json_integer_value(json_object_get(ct, "gc_deleted")),
-	       json_real_value(json_object_get(ct, "gc_last_run_s_ago")));
+	       (long long)json_integer_value(json_object_get(ct, "gc_deleted")));
+	if (json_real_value(json_object_get(ct, "gc_last_run_s_ago")) >= 0)
+		printf(", last run %.1f s ago\n",
+		       json_real_value(json_object_get(ct, "gc_last_run_s_ago")));
+	else
+		printf(", not run yet\n");
 	printf("rule hits: lbagent fw policy show\n");
 }
 
