@@ -24,6 +24,8 @@
 #define LB_DEFAULT_BPFFS "/sys/fs/bpf/loopback"
 #define LB_DEFAULT_STATE "/var/lib/loopback"
 #define LB_VERSION "0.1.0"
+/* A command returns -LB_EUSAGE for bad usage: exit status 2, not 1. */
+#define LB_EUSAGE 200
 
 struct lb_ctx {
 	const char *bpffs;
@@ -68,6 +70,9 @@ int datapath_ensure(struct lb_ctx *c, int *xdp_fd, int *tc_fd, struct lb_err *er
 int ct_gc_arm(struct lb_ctx *c, struct lb_err *err);
 /* Open the pinned maps; -ENOENT with a hint when nothing is loaded yet. */
 int datapath_maps(struct lb_ctx *c, struct lb_maps *m, struct lb_err *err);
+
+/* For commands that take no arguments: -LB_EUSAGE with a message if there are. */
+int no_more_args(int argc, char **argv, const char *usage);
 
 /* Helpers for output. */
 int write_file_atomic(const char *path, const void *buf, size_t len, struct lb_err *err);

@@ -368,3 +368,11 @@ void json_print(json_t *j)
 	free(s);
 	json_decref(j);
 }
+
+int no_more_args(int argc, char **argv, const char *usage)
+{
+	if (argc <= 1)
+		return 0;
+	fprintf(stderr, "unexpected argument `%s'\nUsage: lbagent %s\n", argv[1], usage);
+	return -LB_EUSAGE;
+}

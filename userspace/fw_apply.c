@@ -69,7 +69,8 @@ static int update_many(int fd, const char *name, const void *keys, size_t ksz, c
 	while (done < n) {
 		cnt = (__u32)min_sz(n - done, CHUNK);
 		r = bpf_map_update_batch(fd, k + done * ksz, v + done * vsz, &cnt, &opts);
-		if (r && batch_unsupported(r) && cnt == 0)
+		/* Unsupported: cnt may still hold the request; redo this chunk on. */
+		if (r && batch_unsupported(r))
 			return update_each(fd, name, k + done * ksz, ksz, v + done * vsz, vsz,
 					   n - done, err);
 		if (r)
@@ -106,9 +107,12 @@ static int delete_many(int fd, const char *name, const void *keys, size_t ksz, s
 	while (done < n) {
 		cnt = (__u32)min_sz(n - done, CHUNK);
 		r = bpf_map_delete_batch(fd, k + done * ksz, &cnt, &opts);
+		/* Unsupported: cnt may still hold the request; nothing was done. */
+		if (r && batch_unsupported(r))
+			return delete_each(fd, name, k + done * ksz, ksz, n - done, err);
 		done += cnt;
-		/* Unsupported, or a missing key stopped the batch: finish one by one. */
-		if (r && (batch_unsupported(r) || r == -ENOENT))
+		/* A missing key stopped the batch after cnt deletions: finish one by one. */
+		if (r == -ENOENT)
 			return delete_each(fd, name, k + done * ksz, ksz, n - done, err);
 		if (r)
 			return map_err(err, r, "deleting from", name);
@@ -512,7 +516,7 @@ static int flip(int fd, uint32_t copy, struct lb_err *err)
 	return r ? map_err(err, r, "updating", "lb_active") : 0;
 }
 
-int policy_write(const struct lb_maps *m, const struct lb_compiled *c, uint32_t copy,
+int policy_stage(const struct lb_maps *m, const struct lb_compiled *c, uint32_t copy,
 		 const struct lb_iface_action *ifa, size_t n_ifa, struct lb_err *err)
 {
 	struct lb_active act;
@@ -544,7 +548,18 @@ int policy_write(const struct lb_maps *m, const struct lb_compiled *c, uint32_t 
 		r = zero_rule_hits(m->rule_hits, n_rules, copy, err);
 	if (!r)
 		r = write_iface_defaults(m->ifaces, ifa, n_ifa, copy, err);
-	return r ? r : flip(m->active, copy, err);
+	return r;
+}
+
+int policy_flip(const struct lb_maps *m, uint32_t copy, struct lb_err *err)
+{
+	return flip(m->active, copy, err);
+}
+
+int policy_write(const struct lb_maps *m, const struct lb_compiled *c, uint32_t copy,
+		 const struct lb_iface_action *ifa, size_t n_ifa, struct lb_err *err)
+{
+	return policy_stage(m, c, copy, ifa, n_ifa, err) ?: policy_flip(m, copy, err);
 }
 
 int policy_active(const struct lb_maps *m, struct lb_active *out)

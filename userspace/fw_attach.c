@@ -10,6 +10,9 @@
 #include <errno.h>
 #include <getopt.h>
 #include <net/if.h>
+#include <net/if_arp.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -115,6 +118,10 @@ static int tc_attach(struct lb_ctx *c, int prog_fd, uint32_t ifindex, char *kind
 		snprintf(kind, 8, "tcx");
 		return r ? lb_errf(err, -r, "pinning %s: %s", path, strerror(-r)) : 0;
 	}
+	/* Kernels before 6.6 know no tcx attach type: EINVAL.  Anything else is real. */
+	if (errno != EINVAL && errno != EOPNOTSUPP)
+		return lb_errf(err, errno, "attaching tcx egress to ifindex %u: %s", ifindex,
+			       strerror(errno));
 	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_EGRESS);
 	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = 1, .priority = LB_TC_PRIO, .prog_fd = prog_fd);
 	r = bpf_tc_hook_create(&hook);
@@ -129,18 +136,80 @@ static int tc_attach(struct lb_ctx *c, int prog_fd, uint32_t ifindex, char *kind
 	return 0;
 }
 
-static void tc_detach(struct lb_ctx *c, const struct lb_attached *a)
+/* Remove a pin; a pin already gone is fine. */
+static int unpin(const char *path, struct lb_err *err)
+{
+	if (unlink(path) && errno != ENOENT)
+		return lb_errf(err, errno, "removing %s: %s", path, strerror(errno));
+	return 0;
+}
+
+/* Take the firewall off an interface: both hooks, its lb_ifaces row. */
+static int undo_attach(struct lb_ctx *c, const struct lb_attached *a, struct lb_err *err)
 {
 	char path[512];
+	struct lb_maps m;
+	int r;
 
-	if (!strcmp(a->egress, "tcx")) {
-		link_path(c, path, sizeof(path), "tc", a->ifindex);
-		unlink(path);
-		return;
+	link_path(c, path, sizeof(path), "xdp", a->ifindex);
+	r = unpin(path, err);
+	link_path(c, path, sizeof(path), "tc", a->ifindex);
+	r = unpin(path, err) ?: r;
+	if (!strcmp(a->egress, "tc")) {
+		LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = a->ifindex,
+			    .attach_point = BPF_TC_EGRESS);
+		LIBBPF_OPTS(bpf_tc_opts, opts, .handle = 1, .priority = LB_TC_PRIO);
+		int t = bpf_tc_detach(&hook, &opts);
+
+		/* -ENOENT/-ENODEV: the filter or the interface is gone already. */
+		if (t && t != -ENOENT && t != -ENODEV && t != -EINVAL)
+			r = lb_errf(err, -t, "detaching TC egress from ifindex %u: %s",
+				    a->ifindex, strerror(-t));
 	}
-	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = a->ifindex, .attach_point = BPF_TC_EGRESS);
-	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = 1, .priority = LB_TC_PRIO);
-	bpf_tc_detach(&hook, &opts);
+	if (!datapath_maps(c, &m, NULL)) {
+		bpf_map_delete_elem(m.ifaces, &a->ifindex);
+		maps_close(&m);
+	}
+	return r;
+}
+
+/* Is the pinned XDP link of this interface there and bound to it? */
+static bool xdp_link_live(struct lb_ctx *c, uint32_t ifindex)
+{
+	struct bpf_link_info info = { 0 };
+	uint32_t len = sizeof(info);
+	char path[512];
+	bool live;
+	int fd;
+
+	link_path(c, path, sizeof(path), "xdp", ifindex);
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return false;
+	live = !bpf_obj_get_info_by_fd(fd, &info, &len) && info.type == BPF_LINK_TYPE_XDP &&
+	       info.xdp.ifindex == ifindex;
+	close(fd);
+	return live;
+}
+
+/* XDP here parses Ethernet; an L3 device (tun, WireGuard) would pass everything. */
+static int check_ethernet(const char *ifname, struct lb_err *err)
+{
+	struct ifreq ifr = { 0 };
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), r = 0;
+
+	if (fd < 0)
+		return lb_errf(err, errno, "socket: %s", strerror(errno));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
+	if (ioctl(fd, SIOCGIFHWADDR, &ifr))
+		r = lb_errf(err, errno, "reading the link type of %s: %s", ifname, strerror(errno));
+	else if (ifr.ifr_hwaddr.sa_family != ARPHRD_ETHER)
+		r = lb_errf(err, EOPNOTSUPP,
+			    "%s is not an Ethernet device (link type %u); the firewall parses "
+			    "Ethernet frames and cannot filter it yet", ifname,
+			    ifr.ifr_hwaddr.sa_family);
+	close(fd);
+	return r;
 }
 
 static int parse_attach_args(int argc, char **argv, const char **ifname, const char **mode)
@@ -152,16 +221,16 @@ static int parse_attach_args(int argc, char **argv, const char **ifname, const c
 	optind = 1;
 	while ((o = getopt_long(argc, argv, "m:", lo, NULL)) != -1) {
 		if (o != 'm')
-			return -EINVAL;
+			return -LB_EUSAGE;
 		*mode = optarg;
 	}
 	if (strcmp(*mode, "native") && strcmp(*mode, "generic")) {
 		fprintf(stderr, "fw attach: --mode is native or generic, not `%s'\n", *mode);
-		return -EINVAL;
+		return -LB_EUSAGE;
 	}
 	if (optind != argc - 1) {
 		fprintf(stderr, "Usage: lbagent fw attach IFACE [--mode native|generic]\n");
-		return -EINVAL;
+		return -LB_EUSAGE;
 	}
 	*ifname = argv[optind];
 	return 0;
@@ -181,7 +250,6 @@ static int do_attach(struct lb_ctx *c, struct lb_attached *a, struct lb_err *err
 	struct lb_maps m;
 	struct lb_iface row = { 0 };
 	int xdp_fd = -1, tc_fd = -1, r;
-	char path[512];
 
 	r = datapath_ensure(c, &xdp_fd, &tc_fd, err);
 	if (r)
@@ -198,18 +266,16 @@ static int do_attach(struct lb_ctx *c, struct lb_attached *a, struct lb_err *err
 		r = lb_errf(err, errno, "writing lb_ifaces for %s: %s", a->name, strerror(errno));
 		goto out;
 	}
-	r = ct_gc_arm(c, err) ?: xdp_link(c, xdp_fd, a->ifindex, a->mode, err);
+	r = ct_gc_arm(c, err) ?: xdp_link(c, xdp_fd, a->ifindex, a->mode, err) ?:
+	    tc_attach(c, tc_fd, a->ifindex, a->egress, err);
 	if (!r) {
-		r = tc_attach(c, tc_fd, a->ifindex, a->egress, err);
-		if (r) {
-			link_path(c, path, sizeof(path), "xdp", a->ifindex);
-			unlink(path);
-		}
-	}
-	if (r)
-		bpf_map_delete_elem(m.ifaces, &a->ifindex);
-	else
 		r = state_iface_add(c, a) ?: ctx_save_state(c, err);
+		if (r)
+			state_iface_del(c, a->ifindex);
+	}
+	/* Whatever failed, leave the interface as it was: no hook, no row. */
+	if (r)
+		undo_attach(c, a, NULL);
 out:
 	maps_close(&m);
 	close(xdp_fd);
@@ -225,19 +291,31 @@ int cmd_fw_attach(struct lb_ctx *c, int argc, char **argv)
 	struct lb_err err = { "" };
 	int r;
 
-	if (parse_attach_args(argc, argv, &ifname, &mode))
+	r = parse_attach_args(argc, argv, &ifname, &mode);
+	if (r)
+		return r;
+	if (strlen(ifname) >= sizeof(a.name)) {
+		fprintf(stderr, "fw attach: `%s' is longer than an interface name can be (15)\n",
+			ifname);
 		return -EINVAL;
+	}
 	a.ifindex = if_nametoindex(ifname);
-	if (!a.ifindex || strlen(ifname) >= sizeof(a.name)) {
+	if (!a.ifindex) {
 		fprintf(stderr, "fw attach: no interface `%s' in this network namespace\n", ifname);
 		return -ENODEV;
 	}
 	snprintf(a.name, sizeof(a.name), "%s", ifname);
 	snprintf(a.mode, sizeof(a.mode), "%s", mode);
-	r = ctx_lock(c, &err);
+	r = check_ethernet(ifname, &err) ?: ctx_lock(c, &err);
 	if (r)
 		goto out;
 	old = find_attached(att, state_ifaces(c, att, LB_MAX_IFACES), a.ifindex);
+	if (old && !xdp_link_live(c, a.ifindex)) {
+		/* state.json outlived the pins (reboot, bpffs wiped): attach anew. */
+		undo_attach(c, old, NULL);
+		state_iface_del(c, a.ifindex);
+		old = NULL;
+	}
 	if (old) {
 		if (strcmp(old->mode, a.mode))
 			r = lb_errf(&err, EEXIST, "%s is attached in %s mode already; detach first",
@@ -262,14 +340,12 @@ int cmd_fw_detach(struct lb_ctx *c, int argc, char **argv)
 	struct lb_attached att[LB_MAX_IFACES];
 	const struct lb_attached *a;
 	struct lb_err err = { "" };
-	struct lb_maps m;
-	char path[512];
 	uint32_t ifindex;
 	int r;
 
 	if (argc != 2) {
 		fprintf(stderr, "Usage: lbagent fw detach IFACE\n");
-		return -EINVAL;
+		return -LB_EUSAGE;
 	}
 	r = ctx_lock(c, &err);
 	if (r)
@@ -283,13 +359,9 @@ int cmd_fw_detach(struct lb_ctx *c, int argc, char **argv)
 		r = lb_errf(&err, ENOENT, "`%s' is not attached", argv[1]);
 		goto out;
 	}
-	link_path(c, path, sizeof(path), "xdp", a->ifindex);
-	unlink(path);
-	tc_detach(c, a);
-	if (!datapath_maps(c, &m, NULL)) {
-		bpf_map_delete_elem(m.ifaces, &a->ifindex);
-		maps_close(&m);
-	}
+	r = undo_attach(c, a, &err);
+	if (r)
+		goto out;
 	printf("%s: detached\n", a->name);
 	state_iface_del(c, a->ifindex);
 	r = ctx_save_state(c, &err);

@@ -127,7 +127,7 @@ int cmd_fw_events(struct lb_ctx *c, int argc, char **argv)
 
 	if (parse_events_args(argc, argv, &e.count, &timeout, &backlog)) {
 		fprintf(stderr, "Usage: lbagent fw events [--count N] [--timeout SEC] [--backlog]\n");
-		return -EINVAL;
+		return -LB_EUSAGE;
 	}
 	r = datapath_maps(c, &m, &err);
 	if (r) {

@@ -97,6 +97,25 @@ static bool port_parse(const char *s, uint16_t *out)
 	return true;
 }
 
+/*
+ * A default deny with no failsafe at all locks out whoever manages the host
+ * over the network, and SSH_CONNECTION is gone under sudo: ask for --force.
+ */
+static int check_deny_has_failsafe(const struct lb_policy *p, const char *file,
+				   struct lb_err *err)
+{
+	bool deny = p->default_action == LB_ACT_DENY;
+
+	for (size_t i = 0; i < p->n_ifaces; i++)
+		deny |= p->ifaces[i].action == LB_ACT_DENY;
+	if (!deny || p->n_failsafe)
+		return 0;
+	return lb_errf(err, EPERM,
+		       "%s: refusing to apply: a default deny with an empty failsafe list can "
+		       "lock out management access; add a failsafe entry (e.g. ssh from your "
+		       "management network), or use --force", file);
+}
+
 /* Fill t from "client_ip client_port server_ip server_port" ($SSH_CONNECTION). */
 static bool ssh_tuple(const char *s, struct lb_tuple *t)
 {
@@ -209,11 +228,38 @@ static void clear_old_copy(const struct lb_maps *m, const struct lb_active *befo
 	policy_clear_copy(m, before->copy, NULL);
 }
 
+/* Put the previous policy.json and metadata back (the flip failed). */
+static void restore_policy(struct lb_ctx *c, const char *old_text, size_t old_len,
+			   json_t *old_meta)
+{
+	char path[512];
+
+	ctx_path(c, path, sizeof(path), true, "policy.json");
+	if (old_text)
+		write_file_atomic(path, old_text, old_len, NULL);
+	else
+		unlink(path);
+	if (old_meta)
+		json_object_set(c->state, "policy", old_meta);
+	else
+		json_object_del(c->state, "policy");
+	ctx_save_state(c, NULL);
+}
+
+/*
+ * Write the inactive copy, record the policy in the state directory, then
+ * flip: the state never names a policy the datapath does not run, except
+ * for the instant between the record and the flip, undone if the flip fails.
+ */
 static int apply_to_maps(struct lb_ctx *c, const struct lb_policy *p,
-			 const struct lb_compiled *comp, uint32_t *copy, struct lb_err *err)
+			 const struct lb_compiled *comp, const char *file, const char *text,
+			 size_t len, uint32_t *copy, struct lb_err *err)
 {
 	struct lb_iface_action ifa[LB_MAX_IFACES];
 	struct lb_active before = { 0 };
+	json_t *meta, *old_meta;
+	char *old_text = NULL, path[512];
+	size_t old_len = 0;
 	struct lb_maps m;
 	int xdp_fd, tc_fd, r;
 
@@ -227,9 +273,26 @@ static int apply_to_maps(struct lb_ctx *c, const struct lb_policy *p,
 		return r;
 	policy_active(&m, &before);
 	*copy = before.loaded ? !before.copy : 0;
-	r = policy_write(&m, comp, *copy, ifa, iface_actions(c, p, ifa), err);
-	if (!r)
-		clear_old_copy(&m, &before);
+	r = policy_stage(&m, comp, *copy, ifa, iface_actions(c, p, ifa), err);
+	if (r)
+		goto out;
+	ctx_path(c, path, sizeof(path), true, "policy.json");
+	if (policy_read_file(path, &old_text, &old_len, NULL))
+		old_text = NULL;
+	old_meta = json_deep_copy(json_object_get(c->state, "policy"));
+	meta = policy_meta(p, comp, file, *copy);
+	r = meta ? save_policy(c, text, len, meta, err) : lb_errf(err, ENOMEM, "policy meta");
+	if (!r) {
+		r = policy_flip(&m, *copy, err);
+		if (r)
+			restore_policy(c, old_text, old_len, old_meta);
+		else
+			clear_old_copy(&m, &before);
+	}
+	json_decref(meta);
+	json_decref(old_meta);
+	free(old_text);
+out:
 	maps_close(&m);
 	return r;
 }
@@ -255,11 +318,11 @@ static int parse_apply_args(int argc, char **argv, struct apply_opts *o)
 		else if (opt == 'f')
 			o->force = true;
 		else
-			return -EINVAL;
+			return -LB_EUSAGE;
 	}
 	if (optind != argc - 1) {
 		fprintf(stderr, "Usage: lbagent fw policy apply FILE [--dry-run] [--force]\n");
-		return -EINVAL;
+		return -LB_EUSAGE;
 	}
 	o->file = argv[optind];
 	return 0;
@@ -302,30 +365,26 @@ int cmd_fw_policy_apply(struct lb_ctx *c, int argc, char **argv)
 	size_t len = 0;
 	int r;
 
-	if (parse_apply_args(argc, argv, &o))
-		return -EINVAL;
+	r = parse_apply_args(argc, argv, &o);
+	if (r)
+		return r;
 	t0 = now_ms();
 	r = policy_read_file(o.file, &text, &len, &err) ?:
 	    policy_parse(text, len, o.file, &p, &err) ?: policy_compile(p, &comp, &err);
 	if (r)
 		goto out;
 	t1 = now_ms();
-	r = ctx_lock(c, &err);
+	/* A dry run changes nothing, so it needs no lock and no datapath. */
+	r = o.dry_run ? ctx_read_state(c, &err) : ctx_lock(c, &err);
 	if (r)
 		goto out;
 	old = applied_policy(c);
 	if (!o.force)
 		r = check_failsafe_kept(old, p, o.file, &err) ?:
+		    check_deny_has_failsafe(p, o.file, &err) ?:
 		    check_ssh_session(p, comp, o.file, &err);
-	if (!r && !o.dry_run) {
-		json_t *meta;
-
-		r = apply_to_maps(c, p, comp, &copy, &err);
-		meta = r ? NULL : policy_meta(p, comp, o.file, copy);
-		if (meta)
-			r = save_policy(c, text, len, meta, &err);
-		json_decref(meta);
-	}
+	if (!r && !o.dry_run)
+		r = apply_to_maps(c, p, comp, o.file, text, len, &copy, &err);
 	t2 = now_ms();
 	if (!r)
 		print_apply(c, &o, p, comp, copy, t1 - t0, t2 - t1);
@@ -418,11 +477,13 @@ int cmd_fw_policy_show(struct lb_ctx *c, int argc, char **argv)
 	struct lb_active act = { 0 };
 	struct lb_maps m;
 	int ncpu = libbpf_num_possible_cpus();
-	uint64_t *buf = calloc(ncpu > 0 ? ncpu : 1, sizeof(uint64_t));
-	json_t *rules = json_array(), *meta;
+	uint64_t *buf;
+	json_t *rules, *meta;
 
-	(void)argc;
-	(void)argv;
+	if (no_more_args(argc, argv, "fw policy show [--json]"))
+		return -LB_EUSAGE;
+	buf = calloc(ncpu > 0 ? ncpu : 1, sizeof(uint64_t));
+	rules = json_array();
 	if (ctx_read_state(c, &err) || !buf) {
 		fprintf(stderr, "fw policy show: %s\n", err.msg);
 		free(buf);

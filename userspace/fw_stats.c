@@ -169,8 +169,8 @@ int cmd_fw_stats(struct lb_ctx *c, int argc, char **argv)
 	struct lb_maps m;
 	json_t *s;
 
-	(void)argc;
-	(void)argv;
+	if (no_more_args(argc, argv, "fw stats [--json]"))
+		return -LB_EUSAGE;
 	if (ctx_read_state(c, &err) || datapath_maps(c, &m, &err)) {
 		fprintf(stderr, "fw stats: %s\n", err.msg);
 		return -ENOENT;
@@ -240,12 +240,16 @@ static uint64_t ct_walk(int fd, uint64_t now, bool all, bool gc, json_t *out)
 int cmd_fw_ct_list(struct lb_ctx *c, int argc, char **argv)
 {
 	struct lb_err err = { "" };
-	bool all = argc > 1 && !strcmp(argv[1], "--all");
+	bool all = argc == 2 && !strcmp(argv[1], "--all");
 	json_t *arr = json_array(), *e;
 	uint64_t now = mono_ns();
 	struct lb_maps m;
 	size_t i;
 
+	if (argc > (all ? 2 : 1)) {
+		json_decref(arr);
+		return no_more_args(argc - all, argv + all, "fw conntrack list [--all] [--json]");
+	}
 	if (datapath_maps(c, &m, &err)) {
 		fprintf(stderr, "fw conntrack list: %s\n", err.msg);
 		json_decref(arr);
@@ -281,8 +285,8 @@ int cmd_fw_ct_gc(struct lb_ctx *c, int argc, char **argv)
 	uint64_t now = mono_ns(), n;
 	struct lb_maps m;
 
-	(void)argc;
-	(void)argv;
+	if (no_more_args(argc, argv, "fw conntrack gc [--json]"))
+		return -LB_EUSAGE;
 	if (datapath_maps(c, &m, &err)) {
 		fprintf(stderr, "fw conntrack gc: %s\n", err.msg);
 		return -ENOENT;
@@ -312,8 +316,25 @@ static json_t *prog_info_json(struct lb_ctx *c, const char *name)
 		return json_null();
 	}
 	close(fd);
-	return json_pack("{s:I, s:s, s:I}", "id", (json_int_t)info.id, "tag", "",
+	char tag[2 * BPF_TAG_SIZE + 1];
+
+	for (int i = 0; i < BPF_TAG_SIZE; i++)
+		snprintf(tag + 2 * i, 3, "%02x", info.tag[i]);
+	return json_pack("{s:I, s:s, s:I}", "id", (json_int_t)info.id, "tag", tag,
 			 "xlated_insns", (json_int_t)(info.xlated_prog_len / 8));
+}
+
+static bool link_pinned(struct lb_ctx *c, uint32_t ifindex)
+{
+	char path[512];
+	int fd;
+
+	ctx_path(c, path, sizeof(path), false, "links/xdp_%u", ifindex);
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return false;
+	close(fd);
+	return true;
 }
 
 int cmd_status(struct lb_ctx *c, int argc, char **argv)
@@ -323,8 +344,10 @@ int cmd_status(struct lb_ctx *c, int argc, char **argv)
 	json_t *ifs = json_array(), *s, *pol;
 	size_t n;
 
-	(void)argc;
-	(void)argv;
+	if (no_more_args(argc, argv, "status [--json]")) {
+		json_decref(ifs);
+		return -LB_EUSAGE;
+	}
 	if (ctx_read_state(c, &err)) {
 		fprintf(stderr, "status: %s\n", err.msg);
 		json_decref(ifs);
@@ -332,9 +355,10 @@ int cmd_status(struct lb_ctx *c, int argc, char **argv)
 	}
 	n = state_ifaces(c, att, LB_MAX_IFACES);
 	for (size_t i = 0; i < n; i++)
-		json_array_append_new(ifs, json_pack("{s:s, s:I, s:s, s:s}", "name", att[i].name,
+		json_array_append_new(ifs, json_pack("{s:s, s:I, s:s, s:s, s:b}", "name", att[i].name,
 						     "ifindex", (json_int_t)att[i].ifindex, "xdp_mode",
-						     att[i].mode, "egress", att[i].egress));
+						     att[i].mode, "egress", att[i].egress, "xdp_link_pinned",
+						     link_pinned(c, att[i].ifindex)));
 	pol = json_object_get(c->state, "policy");
 	s = json_pack("{s:s, s:s, s:s, s:{s:o, s:o}, s:o, s:O?}", "version", LB_VERSION, "bpffs",
 		      c->bpffs, "state_dir", c->state_dir, "programs", "fw_xdp",
@@ -352,8 +376,9 @@ int cmd_status(struct lb_ctx *c, int argc, char **argv)
 		       "not loaded" : "loaded");
 	printf("interfaces:%s\n", n ? "" : " none attached");
 	for (size_t i = 0; i < n; i++)
-		printf("  %-16s ifindex %-4u XDP %-7s egress %s\n", att[i].name, att[i].ifindex,
-		       att[i].mode, att[i].egress);
+		printf("  %-16s ifindex %-4u XDP %-7s egress %s%s\n", att[i].name, att[i].ifindex,
+		       att[i].mode, att[i].egress,
+		       link_pinned(c, att[i].ifindex) ? "" : "  (link pin missing: run fw attach)");
 	if (pol)
 		printf("policy: %s, %lld rules, default %s, applied %s\n",
 		       json_string_value(json_object_get(pol, "file")),

@@ -39,6 +39,10 @@ struct lb_iface_action {
 };
 int policy_write(const struct lb_maps *m, const struct lb_compiled *c, uint32_t copy,
 		 const struct lb_iface_action *ifa, size_t n_ifa, struct lb_err *err);
+/* policy_write() in two steps, for callers that record state in between. */
+int policy_stage(const struct lb_maps *m, const struct lb_compiled *c, uint32_t copy,
+		 const struct lb_iface_action *ifa, size_t n_ifa, struct lb_err *err);
+int policy_flip(const struct lb_maps *m, uint32_t copy, struct lb_err *err);
 /* Remove every entry of copy `copy` from the hash and LPM maps. */
 int policy_clear_copy(const struct lb_maps *m, uint32_t copy, struct lb_err *err);
 /* Read lb_active. */

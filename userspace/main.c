@@ -122,6 +122,7 @@ static int dispatch(struct lb_ctx *c, const char *prefix, const struct command *
 		    char **argv, bool help)
 {
 	char sub_prefix[128];
+	int ret;
 
 	if (argc < 1) {
 		usage(help ? stdout : stderr, prefix, tbl);
@@ -138,7 +139,8 @@ static int dispatch(struct lb_ctx *c, const char *prefix, const struct command *
 			       global_help);
 			return 0;
 		}
-		return cmd->fn(c, argc, argv) ? 1 : 0;
+		ret = cmd->fn(c, argc, argv);
+		return ret == -LB_EUSAGE ? 2 : ret ? 1 : 0;
 	}
 	fprintf(stderr, "%s: unknown command `%s'\n\n", prefix, argv[0]);
 	usage(stderr, prefix, tbl);

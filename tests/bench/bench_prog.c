@@ -164,7 +164,8 @@ static double maxv(const struct row *r)
 
 int main(int argc, char **argv)
 {
-	bool json = argc > 1 && !strcmp(argv[1], "--json");
+	/* --json-out FILE: the raw figures there, the Markdown table on stdout. */
+	const char *json_path = argc > 2 && !strcmp(argv[1], "--json-out") ? argv[2] : NULL;
 	struct row rows[2 * N_COUNTS + 1] = { { "empty XDP (xdp_pass)", 0 } };
 	const size_t n_rows = 2 * N_COUNTS + 1;
 	struct fw_xdp *fw = NULL;
@@ -212,27 +213,37 @@ int main(int argc, char **argv)
 				return 1;
 			}
 		}
-		if (!json)
-			fprintf(stderr, "  run %d/%d done\n", run + 1, RUNS);
+		fprintf(stderr, "  run %d/%d done\n", run + 1, RUNS);
 	}
 
-	if (json) {
-		printf("{\"repeat\": %d, \"runs\": %d, \"rows\": [", REPEAT, RUNS);
-		for (size_t i = 0; i < n_rows; i++)
-			printf("%s{\"program\": \"%s\", \"rules\": %d, \"median_ns\": %.1f, "
-			       "\"min_ns\": %.1f, \"max_ns\": %.1f}", i ? ", " : "", rows[i].name,
-			       rows[i].rules, median(&rows[i]), minv(&rows[i]), maxv(&rows[i]));
-		printf("]}\n");
-	} else {
+	FILE *jf = json_path ? fopen(json_path, "w") : NULL;
+
+	if (jf) {
+		fprintf(jf, "{\"repeat\": %d, \"runs\": %d, \"rows\": [", REPEAT, RUNS);
+		for (size_t i = 0; i < n_rows; i++) {
+			fprintf(jf, "%s{\"program\": \"%s\", \"rules\": %d, \"ns\": [", i ? ", " : "",
+				rows[i].name, rows[i].rules);
+			for (int k = 0; k < RUNS; k++)
+				fprintf(jf, "%s%.1f", k ? ", " : "", rows[i].ns[k]);
+			fprintf(jf, "], \"median_ns\": %.1f, \"min_ns\": %.1f, \"max_ns\": %.1f}",
+				median(&rows[i]), minv(&rows[i]), maxv(&rows[i]));
+		}
+		fprintf(jf, "]}\n");
+		fclose(jf);
+	}
+	{
 		printf("| program | rules | ns/packet median | min-max | vs 10 rules | vs empty |\n");
 		printf("|---|---:|---:|---:|---:|---:|\n");
 		for (size_t i = 0; i < n_rows; i++) {
 			/* Ratio against the 10-rule row of the same shape. */
 			double base = i ? median(&rows[i > N_COUNTS ? N_COUNTS + 1 : 1]) : 0;
 
-			printf("| %s | %d | %.1f | %.1f-%.1f | %.2fx | %.2fx |\n", rows[i].name,
-			       rows[i].rules, median(&rows[i]), minv(&rows[i]), maxv(&rows[i]),
-			       i ? median(&rows[i]) / base : 0,
+			char vs[16] = "-";
+
+			if (i)
+				snprintf(vs, sizeof(vs), "%.2fx", median(&rows[i]) / base);
+			printf("| %s | %d | %.1f | %.1f-%.1f | %s | %.2fx |\n", rows[i].name,
+			       rows[i].rules, median(&rows[i]), minv(&rows[i]), maxv(&rows[i]), vs,
 			       median(&rows[i]) / median(&rows[0]));
 		}
 	}

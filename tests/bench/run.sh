@@ -10,8 +10,9 @@ mkdir -p "$OUT"
 
 jit=$(cat /proc/sys/net/core/bpf_jit_enable 2>/dev/null || echo "?")
 if [ "$jit" != 1 ] && [ "$jit" != 2 ]; then
-	echo "bench: enabling the BPF JIT (was $jit)"
+	echo "bench: enabling the BPF JIT for the run (was $jit)"
 	echo 1 >/proc/sys/net/core/bpf_jit_enable
+	trap 'echo "$jit" >/proc/sys/net/core/bpf_jit_enable' EXIT
 fi
 cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')
 {
@@ -26,7 +27,6 @@ cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')
 		"order with the empty program measured between every policy size."
 	echo
 } >"$OUT/report.md"
-"$BUILD/tests/bench/bench_prog" | tee -a "$OUT/report.md"
-"$BUILD/tests/bench/bench_prog" --json >"$OUT/raw.json"
+"$BUILD/tests/bench/bench_prog" --json-out "$OUT/raw.json" | tee -a "$OUT/report.md"
 echo
 echo "report: $OUT/report.md, raw figures: $OUT/raw.json"

@@ -27,28 +27,31 @@ t_pass() { echo "PASS $*"; }
 t_fail() { echo "FAIL $*"; }
 t_skip() { echo "SKIP $*"; }
 
-# check NAME CMD...: PASS when CMD succeeds.
+# check NAME CMD...: PASS when CMD succeeds.  Its output lands in $WORK/out
+# afterwards, so the next check can grep what this one printed.
 check() {
 	local name=$1
 	shift
-	if "$@" >"$WORK/out" 2>&1; then
+	if "$@" >"$WORK/cur" 2>&1; then
 		t_pass "$name"
 	else
 		t_fail "$name"
-		sed 's/^/    /' "$WORK/out" | head -20
+		sed 's/^/    /' "$WORK/cur" | head -20
 	fi
+	mv "$WORK/cur" "$WORK/out"
 }
 
 # check_not NAME CMD...: PASS when CMD fails.
 check_not() {
 	local name=$1
 	shift
-	if "$@" >"$WORK/out" 2>&1; then
+	if "$@" >"$WORK/cur" 2>&1; then
 		t_fail "$name (succeeded, expected failure)"
-		sed 's/^/    /' "$WORK/out" | head -20
+		sed 's/^/    /' "$WORK/cur" | head -20
 	else
 		t_pass "$name"
 	fi
+	mv "$WORK/cur" "$WORK/out"
 }
 
 in_a() { nsenter --net=/run/netns/$NS_A "$@"; }
