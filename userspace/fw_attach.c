@@ -149,12 +149,13 @@ static int undo_attach(struct lb_ctx *c, const struct lb_attached *a, struct lb_
 {
 	char path[512];
 	struct lb_maps m;
-	int r;
+	int r, r2;
 
 	link_path(c, path, sizeof(path), "xdp", a->ifindex);
 	r = unpin(path, err);
 	link_path(c, path, sizeof(path), "tc", a->ifindex);
-	r = unpin(path, err) ?: r;
+	r2 = unpin(path, err);
+	r = r ? r : r2;
 	if (!strcmp(a->egress, "tc")) {
 		LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = a->ifindex,
 			    .attach_point = BPF_TC_EGRESS);

@@ -302,6 +302,7 @@ int cmd_fw_ct_gc(struct lb_ctx *c, int argc, char **argv)
 
 static json_t *prog_info_json(struct lb_ctx *c, const char *name)
 {
+	char tag[2 * BPF_TAG_SIZE + 1];
 	struct bpf_prog_info info = { 0 };
 	uint32_t len = sizeof(info);
 	char path[512];
@@ -316,9 +317,7 @@ static json_t *prog_info_json(struct lb_ctx *c, const char *name)
 		return json_null();
 	}
 	close(fd);
-	char tag[2 * BPF_TAG_SIZE + 1];
-
-	for (int i = 0; i < BPF_TAG_SIZE; i++)
+	for (size_t i = 0; i < BPF_TAG_SIZE; i++)
 		snprintf(tag + 2 * i, 3, "%02x", info.tag[i]);
 	return json_pack("{s:I, s:s, s:I}", "id", (json_int_t)info.id, "tag", tag,
 			 "xlated_insns", (json_int_t)(info.xlated_prog_len / 8));
