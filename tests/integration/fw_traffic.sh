@@ -104,30 +104,33 @@ check_not "ssh from 198.18.0.1 now denied" tcp_ok "$NS_A" $B4 22
 check "back to p1" lbagent fw policy apply --force "$P/p1.json"
 
 # -- policies applied while traffic flows never misclassify a packet --
-# N datagrams to 7000 (allowed) and N/2 to 7001 (denied): the counts differ,
-# so a packet judged by the wrong rule shows up as a wrong count.
-N=20000
-H=$((N / 2))
+# The sender runs until the flips are done (bounded by MAX), and says how many
+# rounds it sent: N datagrams to 7000 (allowed) and N/2 to 7001 (denied).  The
+# counts differ, so a packet judged by the wrong rule shows up as a wrong count.
+MAX=200000 FLIPS=12
 a0=$(counter b0 rule_allow) x0=$(counter b0 rule_deny)
 da0=$(counter b0 default_allow) dd0=$(counter b0 default_deny)
-in_a bash -c "for ((i = 0; i < $N; i++)); do echo a >/dev/udp/$B4/7000; ((i % 2)) && echo d >/dev/udp/$B4/7001; done" &
+in_a bash -c "for ((i = 0; i < $MAX; i++)); do [ -e $WORK/stop ] && break;
+	echo a >/dev/udp/$B4/7000; ((i % 2)) && echo d >/dev/udp/$B4/7001; done; echo \$i >$WORK/sent" &
 sender=$!
+sleep 0.2
 flips=0 apply_failures=0
-while kill -0 $sender 2>/dev/null && [ $flips -lt 200 ]; do
+while [ $flips -lt $FLIPS ] && kill -0 $sender 2>/dev/null; do
 	lbagent fw policy apply "$P/p$((flips % 2 + 1)).json" >/dev/null 2>&1 ||
 		apply_failures=$((apply_failures + 1))
 	flips=$((flips + 1))
 done
+touch "$WORK/stop"
 wait $sender
 sleep 0.3
+N=$(cat "$WORK/sent") H=$(($(cat "$WORK/sent") / 2))
 a1=$(counter b0 rule_allow) x1=$(counter b0 rule_deny)
 da1=$(counter b0 default_allow) dd1=$(counter b0 default_deny)
-check "$flips policy flips during the stream" test $flips -ge 10
+check "$flips policy flips while the stream ran ($N rounds sent)" test $flips -eq $FLIPS -a "$N" -lt $MAX
 check "no apply failed meanwhile ($apply_failures)" test $apply_failures -eq 0
-check "all $N udp/7000 datagrams allowed by a rule ($((a1 - a0)))" test $((a1 - a0)) -eq $N
-check "all $H udp/7001 datagrams denied by a rule ($((x1 - x0)))" test $((x1 - x0)) -eq $H
+check "all $N udp/7000 datagrams allowed by a rule ($((a1 - a0)))" test $((a1 - a0)) -eq "$N"
+check "all $H udp/7001 datagrams denied by a rule ($((x1 - x0)))" test $((x1 - x0)) -eq "$H"
 check "no packet fell to a default meanwhile" test $((da1 - da0 + dd1 - dd0)) -eq 0
-
 stats_table() { lbagent fw stats | grep -q "b0 .*drop .*rule_deny"; }
 check "stats table prints" stats_table
 check "detach b0" lbagent fw detach b0
