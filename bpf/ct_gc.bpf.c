@@ -8,10 +8,18 @@
  * expired.  The timer sits in the pinned map lb_gc_timer and holds its own
  * program, so collection goes on when lbagent has exited.  Arming again only
  * restarts the period (bpf_timer_init says -EBUSY the second time).
+ *
+ * Each run also rebuilds the conntrack filter (lb_fw.h, lb_ct_filter): it
+ * clears the half ingress does not read, sets the bits of the entries the
+ * walk keeps, then points ingress at that half.  Arming rebuilds it at once,
+ * for conntrack maps that outlived the filter.  One rebuild at a time: the
+ * busy bit is taken with a compare-and-swap, and a run that finds it taken
+ * only deletes.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include "lib/maps.h"
+#include "lib/ct.h"
 
 struct lb_gc_timer {
 	struct bpf_timer timer;
@@ -28,13 +36,20 @@ struct {
 struct gc_walk {
 	__u64 now;
 	__u64 deleted;
+	bool expire;		/* delete what expired (not when arming) */
+	bool rebuild;		/* set the kept entries' bits in filter half */
+	__u32 half;
 };
 
 static long ct_expired(struct bpf_map *map, struct lb_ct_key *key, struct lb_ct_val *val,
 		       struct gc_walk *w)
 {
-	if (val->expires_ns <= w->now && !bpf_map_delete_elem(map, key))
+	if (w->expire && val->expires_ns <= w->now && !bpf_map_delete_elem(map, key)) {
 		w->deleted++;
+		return 0;
+	}
+	if (w->rebuild)
+		lb_ctf_set(key, w->half);
 	return 0;
 }
 
@@ -57,14 +72,63 @@ static __u64 gc_period_ns(void)
 	return ms * 1000000ULL;
 }
 
+static long ctf_clear_word(__u32 i, __u32 *half)
+{
+	__u32 k = (*half & 1) * LB_CTF_WORDS + i;
+	__u64 *w = bpf_map_lookup_elem(&lb_ct_filter, &k);
+
+	if (w)
+		*w = 0;
+	return 0;
+}
+
+/*
+ * Take the busy bit and clear the half ingress does not read.  False when
+ * another rebuild holds it (the timer and an arming can meet).
+ */
+static bool ctf_rebuild_begin(struct gc_walk *w)
+{
+	__u32 k = LB_CTF_GEN_KEY;
+	__u64 *gen, g;
+
+	gen = bpf_map_lookup_elem(&lb_ct_filter, &k);
+	if (!gen)
+		return false;
+	g = *gen & 1;
+	if (__sync_val_compare_and_swap(gen, g, g | LB_CTF_BUSY) != g)
+		return false;
+	w->half = (__u32)(g ^ 1);
+	bpf_loop(LB_CTF_WORDS, ctf_clear_word, &w->half, 0);
+	return true;
+}
+
+/* Point ingress at the rebuilt half; that also drops the busy bit. */
+static void ctf_rebuild_end(const struct gc_walk *w)
+{
+	__u32 k = LB_CTF_GEN_KEY;
+	__u64 *gen = bpf_map_lookup_elem(&lb_ct_filter, &k);
+
+	if (gen)
+		__sync_lock_test_and_set(gen, (__u64)w->half);
+}
+
+/* Walk both conntrack maps: delete what expired, rebuild the filter. */
+static void ct_walk(struct gc_walk *w)
+{
+	w->rebuild = ctf_rebuild_begin(w);
+	bpf_for_each_map_elem(&lb_ct_tcp, ct_expired, w, 0);
+	bpf_for_each_map_elem(&lb_ct_other, ct_expired, w, 0);
+	if (w->rebuild)
+		ctf_rebuild_end(w);
+}
+
 static int gc_run(void *map, __u32 *key, struct lb_gc_timer *t)
 {
-	struct gc_walk w = { .now = bpf_ktime_get_ns() };
+	struct gc_walk w = { .now = bpf_ktime_get_ns(), .expire = true };
 	struct lb_gc_stats *st;
 	__u32 zero = 0;
 
-	bpf_for_each_map_elem(&lb_ct_tcp, ct_expired, &w, 0);
-	bpf_for_each_map_elem(&lb_ct_other, ct_expired, &w, 0);
+	ct_walk(&w);
 	bpf_for_each_map_elem(&lb_frags, frag_expired, &w, 0);
 	st = bpf_map_lookup_elem(&lb_gc_stats, &zero);
 	if (st) {
@@ -79,9 +143,12 @@ static int gc_run(void *map, __u32 *key, struct lb_gc_timer *t)
 SEC("xdp")
 int lb_ct_gc_arm(struct xdp_md *ctx)
 {
+	struct gc_walk w = {};
 	struct lb_gc_timer *t;
 	__u32 zero = 0;
 	long r;
+
+	ct_walk(&w);
 
 	t = bpf_map_lookup_elem(&lb_gc_timer, &zero);
 	if (!t)

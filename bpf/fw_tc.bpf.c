@@ -3,17 +3,19 @@
  * fw_tc.bpf.c - the egress half of the firewall (TC / tcx).
  *
  * Egress is never filtered: every packet leaves (TC_ACT_OK).  What this
- * program does is record conntrack entries for outbound flows, so that
- * fw_xdp lets their replies in (lib/ct.h), and count egress packets under
+ * program does is record conntrack entries for outbound flows, and their
+ * bits in the conntrack filter, so that fw_xdp lets their replies in
+ * (lib/ct.h), and count egress packets under
  * LB_R_EGRESS (tracked) or LB_R_EGRESS_UNTRACKED (not IP, malformed, a
- * non-first fragment, ICMP other than echo requests).  Interfaces missing
- * from lb_ifaces are not ours and are not counted.
+ * non-first fragment, ICMP other than echo requests).  Interfaces without a
+ * row (lib/iface.h) are not ours and are not counted.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include "lib/maps.h"
 #include "lib/parse.h"
 #include "lib/counters.h"
+#include "lib/iface.h"
 #include "lib/ct.h"
 
 #define LB_TC_ACT_OK	0
@@ -62,7 +64,7 @@ int lb_fw_tc_egress(struct __sk_buff *skb)
 	struct lb_iface *ifc;
 	__u32 zero = 0;
 
-	ifc = bpf_map_lookup_elem(&lb_ifaces, &ifindex);
+	ifc = lb_iface_lookup(ifindex);
 	if (!ifc)
 		return LB_TC_ACT_OK;
 	cfg = bpf_map_lookup_elem(&lb_config, &zero);

@@ -6,10 +6,12 @@
  * both sides, so types are explicit and padding is spelled out.
  *
  * Consumers:
- *   - bpf/lib/maps.h (map definitions), bpf/fw_xdp.bpf.c, bpf/fw_tc.bpf.c
+ *   - bpf/lib/maps.h (map definitions), bpf/fw_xdp.bpf.c, bpf/fw_tc.bpf.c,
+ *     bpf/ct_gc.bpf.c (conntrack collector, lb_ct_filter rebuild)
  *   - userspace/compile.c (builds map contents), userspace/fw_apply.c (writes
- *     them), userspace/fw_stats.c, fw_events.c, fw_ct.c (read them)
- *   - tests/bpf/test_fw_xdp.c
+ *     them), userspace/fwmaps.c (interface rows), userspace/fw_stats.c,
+ *     fw_events.c (read them)
+ *   - tests/bpf/test_fw_xdp.c, tests/bench/bench_prog.c
  *
  * Policy lookup (see README "Datapath"): the compiler turns the rule list into
  * equivalence classes per field, then one hash entry per combination of
@@ -19,6 +21,11 @@
  *   src addr --LPM--> src class     dst addr --LPM--> dst class
  *   proto --array--> proto class    dport/sport --array--> port classes
  *   {classes, copy} --hash--> rule (index, action)
+ *
+ * Each of them is skipped or made cheaper where the policy allows (struct
+ * lb_copy_info): the longest prefixes in an exact-match table, no trie lookup
+ * when /0 is its only prefix, and the rule from an array indexed by the
+ * classes (lb_rules_dense) when their combinations fit.
  *
  * Two copies of all policy maps coexist, told apart by a copy byte in each
  * key (or the array index).  Apply writes the inactive copy whole, then flips
@@ -81,33 +88,107 @@ struct lb_lpm6_key {
 } __attribute__((packed));
 
 /*
- * Full-length prefixes (/32, /128) live in exact-match hashes in front of the
- * tries (lb_srch4/6, lb_dsth4/6): a host match is the longest match there can
- * be, and a policy of 100,000 host addresses then costs one hash lookup, not a
- * walk down a deep trie.  The tries keep the shorter prefixes.
+ * Host tables (lb_srcx4, lb_srcx6, lb_dstx4, lb_dstx6): the longest prefixes
+ * of each prefix table, in front of its trie.  All the prefixes of the
+ * table's longest length (lb_copy_info.host_plen: /32 or /128 for a host
+ * list, /56 for a list of /56s) are kept by their address masked to that
+ * length.  A hit is the longest match there can be, so a policy of 100,000
+ * host addresses, or of 100,000 /56s, costs one probe, not a walk down a
+ * deep trie.
+ *
+ * Each is an ARRAY (BPF_F_MMAPABLE, written through mmap) of buckets of
+ * LB_HT_WAYS slots, LB_HT_BUCKETS buckets per copy from copy * LB_HT_BUCKETS,
+ * of which a copy uses host_bmask[t] + 1 (a power of two): a bucketized
+ * cuckoo table.  An address sits in one of two buckets, lb_ht_bucket1() and
+ * lb_ht_bucket2(), so a lookup reads at most two buckets, each an inlined
+ * array lookup: no jhash and no call, a few ns where a hash map costs ~33.
+ * The writer (userspace/fw_apply.c) places entries by cuckoo displacement;
+ * one it cannot place (a table near full) goes into the trie instead, where
+ * the longest match still finds it.  Memory: 2 MiB per IPv4 table, 5 MiB per
+ * IPv6 table, both copies.
  */
-struct lb_host4_key {
-	__u8 copy;
-	__u8 pad[3];
-	__u8 addr[4];
+#define LB_HT_WAYS	4
+#define LB_HT_BUCKETS	(1U << 15)	/* per copy: 131,072 slots, the per-copy prefix limit */
+
+struct lb_ht4_bucket {
+	__u8 addr[LB_HT_WAYS][4];	/* network order, masked to host_plen */
+	__u32 cls1[LB_HT_WAYS];		/* class + 1; 0: an empty slot */
 };
 
-struct lb_host6_key {
-	__u8 copy;
-	__u8 pad[3];
-	__u8 addr[16];
+struct lb_ht6_bucket {
+	__u8 addr[LB_HT_WAYS][16];
+	__u32 cls1[LB_HT_WAYS];
 };
 
-/* lb_copy_info: ARRAY [copy] -> this; written before the flip to that copy. */
+/* A fold of the masked address; both buckets come from it. */
+static inline __attribute__((always_inline)) __u64 lb_ht_hash(__u64 a0, __u64 a1)
+{
+	__u64 h = (a0 * 0x9e3779b97f4a7c15ULL) ^ (a1 * 0xc2b2ae3d27d4eb4fULL);
+
+	h ^= h >> 31;
+	h *= 0xbf58476d1ce4e5b9ULL;
+	return h ^ (h >> 29);
+}
+
+static inline __attribute__((always_inline)) __u32 lb_ht_bucket1(__u64 h, __u32 bmask)
+{
+	return (__u32)h & bmask;
+}
+
+/* Never the first bucket, unless there is only one. */
+static inline __attribute__((always_inline)) __u32 lb_ht_bucket2(__u64 h, __u32 bmask)
+{
+	__u32 b1 = (__u32)h & bmask, b2 = (__u32)(h >> 32) & bmask;
+
+	return b2 == b1 ? (b1 ^ 1) & bmask : b2;
+}
+
+/*
+ * lb_copy_info: ARRAY [copy] -> this; written before the flip to that copy.
+ *
+ * What the datapath may skip for this copy, so that a packet pays only for
+ * the lookups that can change its class (each hash or LPM lookup costs 20-50
+ * ns).  There are four prefix tables, t = LB_CI_T(dir, family): source v4,
+ * source v6, destination v4, destination v6.  For each:
+ *   LB_CI_HOST(t)	the host table holds entries: look the address up there
+ *			first, masked with host_mask[t] (host_plen[t] bits);
+ *   LB_CI_TRIE(t)	the trie must be looked up: it holds a prefix other than
+ *			/0, or no /0.  Clear: /0 is the trie's only prefix, so
+ *			every address that misses the host hash has the class
+ *			zero_cls[t], with no lookup.
+ * LB_CI_FS4, LB_CI_FS6: the failsafe list has entries of that family; clear,
+ * the failsafe lookup is skipped.
+ * LB_CI_DENSE: the copy's rule entries are in lb_rules_dense (below), not in
+ * lb_rules.
+ */
+struct lb_dense_dims {
+	__u32 src_lo, src_n;	/* this family's source classes: [src_lo, src_lo + src_n) */
+	__u32 dst_lo, dst_n;	/* its destination classes */
+	__u32 base;		/* its first slot in the copy's part of lb_rules_dense */
+};
+
 struct lb_copy_info {
-	__u32 flags;		/* LB_CI_*: which host hashes hold entries */
+	__u32 flags;		/* LB_CI_* */
+	__u8 host_plen[4];	/* [t]: the host table's prefix length (for readers) */
+	__u8 host_mask[4][16];	/* [t]: the same as a mask, network order: what lookups use */
+	__u32 host_bmask[4];	/* [t]: buckets the host table uses, minus one */
+	__u32 zero_cls[4];	/* [t]: class of the /0 prefix, valid when !LB_CI_TRIE(t) */
+	__u32 n_proto, n_dport, n_sport;	/* class counts, with LB_CI_DENSE */
+	struct lb_dense_dims dense[2];		/* [0] IPv4, [1] IPv6, with LB_CI_DENSE */
 	__u32 pad;
 };
 
-#define LB_CI_SRC_HOST4 (1U << 0)
-#define LB_CI_SRC_HOST6 (1U << 1)
-#define LB_CI_DST_HOST4 (1U << 2)
-#define LB_CI_DST_HOST6 (1U << 3)
+#define LB_CI_T(dst, v6)	((dst) * 2 + (v6))	/* dst, v6: 0 or 1 */
+#define LB_CI_HOST(t)		(1U << (t))
+#define LB_CI_TRIE(t)		(1U << (4 + (t)))
+#define LB_CI_FS4		(1U << 8)
+#define LB_CI_FS6		(1U << 9)
+#define LB_CI_DENSE		(1U << 10)
+
+#define LB_CI_SRC_HOST4 LB_CI_HOST(LB_CI_T(0, 0))
+#define LB_CI_SRC_HOST6 LB_CI_HOST(LB_CI_T(0, 1))
+#define LB_CI_DST_HOST4 LB_CI_HOST(LB_CI_T(1, 0))
+#define LB_CI_DST_HOST6 LB_CI_HOST(LB_CI_T(1, 1))
 
 /* Value of the LPM maps and host hashes above: the address class. */
 struct lb_class_val {
@@ -136,6 +217,28 @@ struct lb_rule_val {
 	__u8 pad[3];
 };
 
+/*
+ * lb_rules_dense: ARRAY (BPF_F_MMAPABLE) of LB_DENSE_SLOTS __u32 slots, two
+ * per 8-byte element (an array spaces its values 8 bytes apart, so one
+ * __u32 per element would waste half), LB_DENSE_MAX slots per copy from
+ * copy * LB_DENSE_MAX.  When the combinations of a copy's classes fit, the
+ * writer (userspace/fw_apply.c, through mmap) puts the winning rule of every
+ * combination into a slot instead of lb_rules, and sets LB_CI_DENSE: the rule
+ * then costs a multiply-add and an array load, not a 16-byte jhash and a hash
+ * probe (~30 ns).  Each family has its block (struct lb_dense_dims):
+ *
+ *   slot = base + ((((src - src_lo) * dst_n + dst - dst_lo) * n_proto + proto)
+ *			* n_dport + dport) * n_sport + sport
+ *
+ * holding 0 (no rule: the interface default) or LB_DENSE_RULE(rule_idx,
+ * action).
+ */
+#define LB_DENSE_MAX		(1U << 20)		/* slots per copy */
+#define LB_DENSE_SLOTS		(LB_DENSE_MAX * LB_POLICY_COPIES)
+#define LB_DENSE_RULE(idx, act)	((__u32)(act) << 24 | ((idx) + 1))
+#define LB_DENSE_IDX(v)		(((v) & 0xffffffU) - 1)
+#define LB_DENSE_ACT(v)		((v) >> 24)
+
 /* lb_active: ARRAY [0] -> struct lb_active.  The flip. */
 struct lb_active {
 	__u32 copy;		/* copy packets use now */
@@ -158,12 +261,26 @@ struct lb_failsafe_val {
 
 /* ---- interfaces ---- */
 
-/* lb_ifaces: HASH ifindex -> struct lb_iface.  Written at attach and apply. */
+/*
+ * An interface's row lives in one of two maps, by its ifindex:
+ *   ifindex < LB_IFINDEX_ARRAY:	lb_ifaces, ARRAY [ifindex] -> struct lb_iface;
+ *					a row without LB_IF_MANAGED is no interface
+ *   otherwise:				lb_ifaces_hi, HASH ifindex -> struct lb_iface
+ * Every packet looks its interface up first: an array lookup is a few
+ * instructions, a hash lookup ~30 ns, and ifindexes are small on nearly every
+ * host.  Written at attach, apply and detach, by writers holding the bpffs
+ * lock, through fwmaps.c (iface_row_get/put/del), which picks the map.
+ */
+#define LB_IFINDEX_ARRAY	4096
+
 struct lb_iface {
 	__u32 slot;				/* counter row, < LB_MAX_IFACES */
 	__u8 default_action[LB_POLICY_COPIES];	/* per policy copy, enum lb_action */
-	__u8 pad[2];
+	__u8 flags;				/* LB_IF_* */
+	__u8 pad;
 };
+
+#define LB_IF_MANAGED	(1U << 0)	/* the row is an attached interface */
 
 /* ---- counters ---- */
 
@@ -219,7 +336,62 @@ struct lb_ct_key {
 	__u8 proto;
 	__u8 family;		/* 4 or 6 */
 	__u16 pad;
-};
+} __attribute__((aligned(8)));	/* hashed as five __u64 words (lb_ct_filter) */
+
+/*
+ * lb_ct_filter: ARRAY [LB_CTF_KEYS] -> __u64.  A one-hash bit filter over the
+ * keys of lb_ct_tcp and lb_ct_other, so that ingress skips the conntrack
+ * lookup (a 40-byte jhash and an LRU probe, ~35 ns) for the packets that
+ * cannot be replies: a clear bit means no entry has that key, a set bit means
+ * maybe.  The bit of a key is lb_ctf_hash() below, of the key's fields.
+ *
+ * Two halves of LB_CTF_WORDS words, [0, W) and [W, 2W); element
+ * LB_CTF_GEN_KEY says which half ingress reads (bit 0) and whether a rebuild
+ * is running (LB_CTF_BUSY).  Writers:
+ *   - TC egress sets the bit of every entry it creates or refreshes in both
+ *     halves, after the map update;
+ *   - the collector (ct_gc.bpf.c) clears the half ingress does not read,
+ *     sets the bits of the entries it keeps, then points ingress at it; so
+ *     bits of deleted and evicted entries go at the next run.  Arming the
+ *     collector rebuilds too: arm it before a datapath whose lb_ct_filter is
+ *     new serves conntrack maps that already hold entries.
+ * Anything else that creates conntrack entries must set their bits likewise.
+ * With both tables full (393,216 entries) 17% of the bits are set, so even
+ * then a non-reply skips the lookup more than four times in five.
+ */
+#define LB_CTF_BITS_LOG2	21			/* bits per half */
+#define LB_CTF_WORDS		(1U << (LB_CTF_BITS_LOG2 - 6))
+#define LB_CTF_GEN_KEY		(2 * LB_CTF_WORDS)
+#define LB_CTF_KEYS		(2 * LB_CTF_WORDS + 1)
+#define LB_CTF_BUSY		2ULL			/* in the gen element */
+
+/*
+ * The bit of a key in a filter half; every writer and reader uses this one.
+ * Each word of the key is multiplied by its own odd constant, so the products
+ * are computed side by side rather than in a chain, then folded, mixed once
+ * more, and the top bits taken.  Not a cryptographic hash: a crafted
+ * collision costs a lookup, never a verdict.  It takes the fields, not a
+ * struct lb_ct_key: the datapath hashes a packet before it builds a key (and
+ * reading back as 64-bit words what narrower stores wrote a moment ago
+ * stalls store forwarding).
+ */
+static inline __attribute__((always_inline)) __u32
+lb_ctf_hash(const __u8 *saddr, const __u8 *daddr, __u16 sport, __u16 dport, __u8 proto,
+	    __u8 family)
+{
+	__u64 s0, s1, d0, d1, h;
+
+	__builtin_memcpy(&s0, saddr, 8);
+	__builtin_memcpy(&s1, saddr + 8, 8);
+	__builtin_memcpy(&d0, daddr, 8);
+	__builtin_memcpy(&d1, daddr + 8, 8);
+	h = (s0 * 0x9e3779b97f4a7c15ULL) ^ (s1 * 0xc2b2ae3d27d4eb4fULL) ^
+	    (d0 * 0x165667b19e3779f9ULL) ^ (d1 * 0xd6e8feb86659fd93ULL) ^
+	    (((__u64)sport | (__u64)dport << 16 | (__u64)proto << 32 | (__u64)family << 40) *
+	     0xff51afd7ed558ccdULL);
+	h = (h ^ (h >> 32)) * 0x9e3779b97f4a7c15ULL;
+	return (__u32)(h >> (64 - LB_CTF_BITS_LOG2));
+}
 
 enum lb_ct_state {
 	LB_CT_NEW = 0,		/* non-TCP, or TCP seen without SYN (mid-stream) */
@@ -278,10 +450,11 @@ struct lb_frag_val {
 
 /* ---- events ---- */
 
-/* lb_ev_bucket: PERCPU_ARRAY [0] -> token bucket state. */
+/* lb_ev_bucket: PERCPU_ARRAY [0] -> token bucket state.  All zero: a full bucket. */
 struct lb_ev_bucket {
 	__u64 tokens_milli;	/* tokens * 1000 */
-	__u64 last_ns;
+	__u64 last_ns;		/* time counted into tokens up to here */
+	__u64 last_tick;	/* jiffies of the last refill: one try per tick */
 };
 
 /* lb_ev_stats: PERCPU_ARRAY [0] -> event counters. */

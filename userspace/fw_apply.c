@@ -10,12 +10,16 @@
  * caller once it has waited them out).
  *
  * Bulk writes use the batch syscalls in chunks, falling back to one element at
- * a time on kernels or map types without them.
+ * a time on kernels or map types without them.  The host tables and the dense
+ * rule table are arrays the datapath reads in place of hash lookups (lb_fw.h);
+ * they are written through mmap, the copy's part at a time, then fenced
+ * before the flip.
  */
 #include <errno.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "fwmaps.h"
@@ -117,6 +121,123 @@ static int delete_many(int fd, const char *name, const void *keys, size_t ksz, s
 		if (r)
 			return map_err(err, r, "deleting from", name);
 	}
+	return 0;
+}
+
+/* ---- the dense rule table (lb_fw.h, lb_rules_dense) ---- */
+
+/* One past the largest class in a class array. */
+static uint32_t class_count(const uint32_t *cls, size_t n)
+{
+	uint32_t max = 0;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		max = cls[i] > max ? cls[i] : max;
+	return n ? max + 1 : 0;
+}
+
+/* The classes of one family's prefixes: [*lo, *lo + *n). */
+static void family_range(const struct lb_prefix_cls *v, size_t n, unsigned int family,
+			 uint32_t *lo, uint32_t *cnt)
+{
+	uint32_t min = UINT32_MAX, max = 0;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (v[i].cidr.family != family)
+			continue;
+		min = v[i].cls < min ? v[i].cls : min;
+		max = v[i].cls > max ? v[i].cls : max;
+	}
+	*lo = min == UINT32_MAX ? 0 : min;
+	*cnt = min == UINT32_MAX ? 0 : max - min + 1;
+}
+
+/* A slot holds rule indexes below 2^24 - 1 (LB_DENSE_RULE). */
+static bool dense_fits_rules(const struct lb_compiled *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->n_entries; i++)
+		if (c->entries[i].val.rule_idx >= 0xfffffeU)
+			return false;
+	return true;
+}
+
+/*
+ * Lay the families' blocks out one after the other; LB_CI_DENSE when all of
+ * them fit in a copy's LB_DENSE_MAX slots.  A packet's classes come from its
+ * own family's prefixes, so its block covers every combination it can have.
+ */
+static void dense_plan(const struct lb_compiled *c, struct lb_copy_info *ci)
+{
+	uint64_t per, base = 0;
+	unsigned int f;
+
+	ci->n_proto = class_count(c->proto_cls, LB_PROTO_SPACE);
+	ci->n_dport = class_count(c->dport_cls, c->dport_cls ? LB_PORT_SPACE : 0);
+	ci->n_sport = class_count(c->sport_cls, c->sport_cls ? LB_PORT_SPACE : 0);
+	per = (uint64_t)ci->n_proto * ci->n_dport * ci->n_sport;
+	for (f = 0; f < 2; f++) {
+		struct lb_dense_dims *d = &ci->dense[f];
+
+		family_range(c->src, c->n_src, f ? 6 : 4, &d->src_lo, &d->src_n);
+		family_range(c->dst, c->n_dst, f ? 6 : 4, &d->dst_lo, &d->dst_n);
+		d->base = (uint32_t)min_sz(base, LB_DENSE_MAX);
+		base += (uint64_t)d->src_n * d->dst_n * per;
+	}
+	if (per && base <= LB_DENSE_MAX && dense_fits_rules(c))
+		ci->flags |= LB_CI_DENSE;
+}
+
+/*
+ * The slot of an entry's combination in family f's block (0: IPv4), or -1
+ * when no packet of that family can have it.
+ */
+static int64_t dense_slot(const struct lb_copy_info *ci, const struct lb_rule_key *k,
+			  unsigned int f)
+{
+	const struct lb_dense_dims *d = &ci->dense[f];
+	uint32_t s = k->src_cls - d->src_lo, t = k->dst_cls - d->dst_lo;
+
+	if (k->proto_cls >= ci->n_proto || k->dport_cls >= ci->n_dport ||
+	    k->sport_cls >= ci->n_sport || s >= d->src_n || t >= d->dst_n)
+		return -1;
+	return d->base + ((((int64_t)s * d->dst_n + t) * ci->n_proto + k->proto_cls) * ci->n_dport +
+			  k->dport_cls) * ci->n_sport + k->sport_cls;
+}
+
+/*
+ * Every slot of the copy to "no rule" (one memset, no syscall per slot), then
+ * the entries into theirs, through mmap.
+ */
+static int write_dense(int fd, const struct lb_compiled *c, const struct lb_copy_info *ci,
+		       uint8_t copy, struct lb_err *err)
+{
+	size_t len = (size_t)LB_DENSE_SLOTS * sizeof(uint32_t), i;
+	uint32_t *slots, *mine;
+	unsigned int f;
+	int64_t k;
+
+	slots = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (slots == MAP_FAILED)
+		return lb_errf(err, errno, "mapping lb_rules_dense: %s", strerror(errno));
+	mine = slots + (size_t)copy * LB_DENSE_MAX;
+	memset(mine, 0, LB_DENSE_MAX * sizeof(*mine));
+	for (i = 0; i < c->n_entries; i++) {
+		const struct lb_rule_entry *e = &c->entries[i];
+
+		/* In each family's block that can reach it (only one, as compile.c numbers). */
+		for (f = 0; f < 2; f++) {
+			k = dense_slot(ci, &e->key, f);
+			if (k >= 0)
+				mine[k] = LB_DENSE_RULE(e->val.rule_idx, e->val.action);
+		}
+	}
+	/* The slots land before the flip that makes them reachable, on any CPU. */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	munmap(slots, len);
 	return 0;
 }
 
@@ -243,16 +364,6 @@ int policy_clear_copy(const struct lb_maps *m, uint32_t copy, struct lb_err *err
 		{ m->fs4, "lb_fs4", sizeof(struct lb_lpm4_key) },
 		{ m->fs6, "lb_fs6", sizeof(struct lb_lpm6_key) },
 	};
-	const struct {
-		int fd;
-		const char *name;
-		size_t ksz;
-	} hosts[] = {
-		{ m->srch4, "lb_srch4", sizeof(struct lb_host4_key) },
-		{ m->srch6, "lb_srch6", sizeof(struct lb_host6_key) },
-		{ m->dsth4, "lb_dsth4", sizeof(struct lb_host4_key) },
-		{ m->dsth6, "lb_dsth6", sizeof(struct lb_host6_key) },
-	};
 	size_t i;
 	int r;
 
@@ -261,12 +372,6 @@ int policy_clear_copy(const struct lb_maps *m, uint32_t copy, struct lb_err *err
 	for (i = 0; i < sizeof(lpm) / sizeof(lpm[0]); i++) {
 		r = clear_by_walk(lpm[i].fd, lpm[i].name, lpm[i].ksz,
 				  offsetof(struct lb_lpm4_key, copy), (uint8_t)copy, err);
-		if (r)
-			return r;
-	}
-	for (i = 0; i < sizeof(hosts) / sizeof(hosts[0]); i++) {
-		r = clear_by_walk(hosts[i].fd, hosts[i].name, hosts[i].ksz,
-				  offsetof(struct lb_host4_key, copy), (uint8_t)copy, err);
 		if (r)
 			return r;
 	}
@@ -289,69 +394,232 @@ static void lpm_key(void *key, const struct lb_cidr *c, uint8_t copy)
 	}
 }
 
-static void host_key(void *key, const struct lb_cidr *c, uint8_t copy)
-{
-	struct lb_host4_key *k4 = key;
-	struct lb_host6_key *k6 = key;
+/* ---- host tables (lb_fw.h): bucketized cuckoo, written through mmap ---- */
 
-	if (c->family == 4) {
-		*k4 = (struct lb_host4_key){ .copy = copy };
-		memcpy(k4->addr, c->addr, sizeof(k4->addr));
+#define HT_KICKS 512	/* displacements tried before an entry goes to the trie */
+
+struct host_table {
+	void *map;		/* the whole map, mapped */
+	size_t len;
+	uint8_t *buckets;	/* this copy's part */
+	size_t bsz, cls_off;	/* bucket size, offset of cls1 in it */
+	unsigned int alen;	/* address bytes: 4 or 16 */
+	uint32_t bmask;
+	uint32_t rng;		/* the random walk's; a fixed seed, so placement is reproducible */
+};
+
+static uint8_t *ht_addr(const struct host_table *t, uint32_t b, unsigned int way)
+{
+	return t->buckets + (size_t)b * t->bsz + (size_t)way * t->alen;
+}
+
+static uint32_t *ht_cls1(const struct host_table *t, uint32_t b, unsigned int way)
+{
+	return (uint32_t *)(t->buckets + (size_t)b * t->bsz + t->cls_off) + way;
+}
+
+/* As the datapath hashes it (bpf/lib/classify.h). */
+static uint64_t ht_hash(const struct host_table *t, const uint8_t *addr)
+{
+	uint64_t a0 = 0, a1 = 0;
+	uint32_t a;
+
+	if (t->alen == 4) {
+		memcpy(&a, addr, 4);
+		a0 = a;
 	} else {
-		*k6 = (struct lb_host6_key){ .copy = copy };
-		memcpy(k6->addr, c->addr, sizeof(k6->addr));
+		memcpy(&a0, addr, 8);
+		memcpy(&a1, addr + 8, 8);
 	}
+	return lb_ht_hash(a0, a1);
+}
+
+static bool ht_put_free(struct host_table *t, uint32_t b, const uint8_t *addr, uint32_t cls1)
+{
+	unsigned int w;
+
+	for (w = 0; w < LB_HT_WAYS; w++) {
+		if (!*ht_cls1(t, b, w)) {
+			memcpy(ht_addr(t, b, w), addr, t->alen);
+			*ht_cls1(t, b, w) = cls1;
+			return true;
+		}
+	}
+	return false;
+}
+
+/*
+ * Cuckoo insertion by random walk: with both buckets full, evict a random
+ * slot of one and place the evicted entry next.  False when the walk gives
+ * up; addr and cls1 then hold the entry left without a slot, which need not
+ * be the one passed in.
+ */
+static bool ht_insert(struct host_table *t, uint8_t *addr, uint32_t *cls1)
+{
+	uint8_t tmp[16];
+	uint32_t b, w, c;
+	uint64_t h;
+	int kick;
+
+	for (kick = 0; kick < HT_KICKS; kick++) {
+		h = ht_hash(t, addr);
+		if (ht_put_free(t, lb_ht_bucket1(h, t->bmask), addr, *cls1) ||
+		    ht_put_free(t, lb_ht_bucket2(h, t->bmask), addr, *cls1))
+			return true;
+		t->rng = t->rng * 1103515245U + 12345U;
+		b = (t->rng >> 16) & 1 ? lb_ht_bucket2(h, t->bmask) : lb_ht_bucket1(h, t->bmask);
+		w = (t->rng >> 8) % LB_HT_WAYS;
+		memcpy(tmp, ht_addr(t, b, w), t->alen);
+		memcpy(ht_addr(t, b, w), addr, t->alen);
+		memcpy(addr, tmp, t->alen);
+		c = *ht_cls1(t, b, w);
+		*ht_cls1(t, b, w) = *cls1;
+		*cls1 = c;
+	}
+	return false;
+}
+
+/* Map the copy's part for n entries: buckets for a load of at most 3/4, emptied. */
+static int ht_open(struct host_table *t, int fd, unsigned int family, uint8_t copy, size_t n,
+		   struct lb_err *err)
+{
+	uint32_t nb = 1;
+
+	t->alen = family == 4 ? 4 : 16;
+	t->bsz = family == 4 ? sizeof(struct lb_ht4_bucket) : sizeof(struct lb_ht6_bucket);
+	t->cls_off = family == 4 ? offsetof(struct lb_ht4_bucket, cls1)
+				 : offsetof(struct lb_ht6_bucket, cls1);
+	while (nb < LB_HT_BUCKETS && (size_t)nb * LB_HT_WAYS * 3 < n * 4)
+		nb *= 2;
+	t->bmask = nb - 1;
+	t->rng = 1;
+	t->len = (size_t)LB_HT_BUCKETS * LB_POLICY_COPIES * t->bsz;
+	t->map = mmap(NULL, t->len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (t->map == MAP_FAILED) {
+		t->map = NULL;
+		return lb_errf(err, errno, "mapping a host table: %s", strerror(errno));
+	}
+	t->buckets = (uint8_t *)t->map + (size_t)copy * LB_HT_BUCKETS * t->bsz;
+	memset(t->buckets, 0, (size_t)nb * t->bsz);
+	return 0;
+}
+
+static void ht_close(struct host_table *t)
+{
+	if (!t->map)
+		return;
+	/* The buckets land before the flip that makes them reachable, on any CPU. */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	munmap(t->map, t->len);
+	t->map = NULL;
 }
 
 struct prefix_maps {
-	int lpm, host;
-	const char *lpm_name, *host_name;
+	int lpm, ht;
+	const char *lpm_name;
 	unsigned int family;
-	uint32_t host_flag;
+	uint32_t t;		/* LB_CI_T(): the table's index in struct lb_copy_info */
 };
 
 /*
- * One family of one direction's class table: host prefixes (/32, /128) into
- * the exact-match hash, the others into the LPM trie.  Sets pm->host_flag in
- * *flags when the hash got entries.
+ * What the datapath may skip in this table (lb_fw.h, struct lb_copy_info):
+ * the host table when it is empty, the trie when /0 is its only prefix.
+ */
+static void copy_info_table(struct lb_copy_info *ci, uint32_t t, size_t n_host, size_t n_short,
+			    const uint32_t *zero_cls)
+{
+	if (n_host)
+		ci->flags |= LB_CI_HOST(t);
+	if (n_short || !zero_cls)
+		ci->flags |= LB_CI_TRIE(t);
+	else
+		ci->zero_cls[t] = *zero_cls;
+}
+
+/* The host table of a table takes its longest prefixes (lb_fw.h); 0 when it has only /0. */
+static unsigned int host_plen(const struct lb_prefix_cls *v, size_t n, unsigned int family)
+{
+	unsigned int plen = 0;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (v[i].cidr.family == family && v[i].cidr.plen > plen)
+			plen = v[i].cidr.plen;
+	return plen;
+}
+
+static void host_mask(struct lb_copy_info *ci, uint32_t t, unsigned int plen)
+{
+	unsigned int i;
+
+	ci->host_plen[t] = (uint8_t)plen;
+	for (i = 0; i < 16; i++)
+		ci->host_mask[t][i] = plen >= 8 * (i + 1) ? 0xff
+				      : plen > 8 * i ? (uint8_t)(0xff << (8 * (i + 1) - plen)) : 0;
+}
+
+static size_t count_plen(const struct lb_prefix_cls *v, size_t n, unsigned int family,
+			 unsigned int plen)
+{
+	size_t i, k = 0;
+
+	for (i = 0; i < n; i++)
+		k += v[i].cidr.family == family && v[i].cidr.plen == plen;
+	return k;
+}
+
+/*
+ * One family of one direction's class table: the prefixes of its longest
+ * length (hosts, /32 or /128, in a host list) into the host table, the others,
+ * and any the table has no slot for, into the LPM trie.  Records in *ci what
+ * the datapath may skip.
  */
 static int write_prefixes(const struct prefix_maps *pm, const struct lb_prefix_cls *v, size_t n,
-			  uint8_t copy, uint32_t *flags, struct lb_err *err)
+			  uint8_t copy, struct lb_copy_info *ci, struct lb_err *err)
 {
 	size_t lsz = pm->family == 4 ? sizeof(struct lb_lpm4_key) : sizeof(struct lb_lpm6_key);
-	size_t hsz = pm->family == 4 ? sizeof(struct lb_host4_key) : sizeof(struct lb_host6_key);
-	unsigned int full = pm->family == 4 ? 32 : 128;
+	unsigned int full = host_plen(v, n, pm->family);
+	size_t n_long = full ? count_plen(v, n, pm->family, full) : 0;
 	struct lb_class_val *lvals = calloc(n + 1, sizeof(*lvals));
-	struct lb_class_val *hvals = calloc(n + 1, sizeof(*hvals));
-	char *lkeys = calloc(n + 1, lsz), *hkeys = calloc(n + 1, hsz);
+	char *lkeys = calloc(n + 1, lsz);
+	const uint32_t *zero_cls = NULL;
+	struct host_table ht = { 0 };
 	size_t i, nl = 0, nh = 0;
-	int r;
+	int r = 0;
 
-	if (!lkeys || !lvals || !hkeys || !hvals) {
+	if (!lkeys || !lvals) {
 		r = lb_errf(err, ENOMEM, "writing %s: out of memory", pm->lpm_name);
 		goto out;
 	}
-	for (i = 0; i < n; i++) {
+	if (n_long)
+		r = ht_open(&ht, pm->ht, pm->family, copy, n_long, err);
+	for (i = 0; i < n && !r; i++) {
+		struct lb_cidr left = v[i].cidr;
+		uint32_t cls1 = v[i].cls + 1;
+
 		if (v[i].cidr.family != pm->family)
 			continue;
-		if (v[i].cidr.plen == full) {
-			host_key(hkeys + nh * hsz, &v[i].cidr, copy);
-			hvals[nh++].cls = v[i].cls;
-		} else {
-			lpm_key(lkeys + nl * lsz, &v[i].cidr, copy);
-			lvals[nl++].cls = v[i].cls;
+		if (n_long && v[i].cidr.plen == full) {
+			if (ht_insert(&ht, left.addr, &cls1)) {
+				nh++;
+				continue;
+			}
+			/* No slot for one of them: the trie's longest match finds it there. */
+		} else if (!v[i].cidr.plen) {
+			zero_cls = &v[i].cls;
 		}
+		lpm_key(lkeys + nl * lsz, &left, copy);
+		lvals[nl++].cls = cls1 - 1;
 	}
-	r = update_many(pm->lpm, pm->lpm_name, lkeys, lsz, lvals, sizeof(*lvals), nl, err);
+	ht_close(&ht);
 	if (!r)
-		r = update_many(pm->host, pm->host_name, hkeys, hsz, hvals, sizeof(*hvals), nh, err);
-	if (nh)
-		*flags |= pm->host_flag;
+		r = update_many(pm->lpm, pm->lpm_name, lkeys, lsz, lvals, sizeof(*lvals), nl, err);
+	copy_info_table(ci, pm->t, nh, nl - (zero_cls != NULL), zero_cls);
+	host_mask(ci, pm->t, nh ? full : 0);
+	ci->host_bmask[pm->t] = ht.bmask;
 out:
 	free(lkeys);
 	free(lvals);
-	free(hkeys);
-	free(hvals);
 	return r;
 }
 
@@ -372,27 +640,28 @@ static int write_class_array(int fd, const char *name, const uint32_t *cls, size
 }
 
 static int write_classes(const struct lb_maps *m, const struct lb_compiled *c, uint8_t copy,
-			 struct lb_err *err)
+			 struct lb_copy_info *ci_out, struct lb_err *err)
 {
-	const struct prefix_maps src4 = { m->src4, m->srch4, "lb_src4", "lb_srch4", 4,
-					  LB_CI_SRC_HOST4 };
-	const struct prefix_maps src6 = { m->src6, m->srch6, "lb_src6", "lb_srch6", 6,
-					  LB_CI_SRC_HOST6 };
-	const struct prefix_maps dst4 = { m->dst4, m->dsth4, "lb_dst4", "lb_dsth4", 4,
-					  LB_CI_DST_HOST4 };
-	const struct prefix_maps dst6 = { m->dst6, m->dsth6, "lb_dst6", "lb_dsth6", 6,
-					  LB_CI_DST_HOST6 };
+	const struct prefix_maps src4 = { m->src4, m->srcx4, "lb_src4", 4, LB_CI_T(0, 0) };
+	const struct prefix_maps src6 = { m->src6, m->srcx6, "lb_src6", 6, LB_CI_T(0, 1) };
+	const struct prefix_maps dst4 = { m->dst4, m->dstx4, "lb_dst4", 4, LB_CI_T(1, 0) };
+	const struct prefix_maps dst6 = { m->dst6, m->dstx6, "lb_dst6", 6, LB_CI_T(1, 1) };
 	struct lb_copy_info ci = { 0 };
 	__u32 key = copy;
+	size_t i;
 	int r;
 
-	r = write_prefixes(&src4, c->src, c->n_src, copy, &ci.flags, err);
+	for (i = 0; i < c->n_fs; i++)
+		ci.flags |= c->fs[i].cidr.family == 4 ? LB_CI_FS4 : LB_CI_FS6;
+	r = write_prefixes(&src4, c->src, c->n_src, copy, &ci, err);
 	if (!r)
-		r = write_prefixes(&src6, c->src, c->n_src, copy, &ci.flags, err);
+		r = write_prefixes(&src6, c->src, c->n_src, copy, &ci, err);
 	if (!r)
-		r = write_prefixes(&dst4, c->dst, c->n_dst, copy, &ci.flags, err);
+		r = write_prefixes(&dst4, c->dst, c->n_dst, copy, &ci, err);
 	if (!r)
-		r = write_prefixes(&dst6, c->dst, c->n_dst, copy, &ci.flags, err);
+		r = write_prefixes(&dst6, c->dst, c->n_dst, copy, &ci, err);
+	dense_plan(c, &ci);
+	*ci_out = ci;
 	/* Only packets of this copy read its info, and none will until the flip. */
 	if (!r && bpf_map_update_elem(m->copy_info, &key, &ci, BPF_ANY))
 		r = map_err(err, -errno, "updating", "lb_copy_info");
@@ -483,21 +752,25 @@ static int zero_rule_hits(int fd, uint32_t n_rules, uint32_t copy, struct lb_err
 	return r;
 }
 
-/* Only interfaces the datapath knows (attached) get a default; others are skipped. */
-static int write_iface_defaults(int fd, const struct lb_iface_action *ifa, size_t n,
-				uint32_t copy, struct lb_err *err)
+/*
+ * Only interfaces the datapath knows (attached) get a default; others are
+ * skipped.  Attach and detach hold the same lock as apply, so a row read here
+ * is not removed before it is written back.
+ */
+static int write_iface_defaults(const struct lb_maps *m, const struct lb_iface_action *ifa,
+				size_t n, uint32_t copy, struct lb_err *err)
 {
 	struct lb_iface v;
 	size_t i;
 	int r;
 
 	for (i = 0; i < n; i++) {
-		r = bpf_map_lookup_elem(fd, &ifa[i].ifindex, &v);
+		r = iface_row_get(m, ifa[i].ifindex, &v);
 		if (r == -ENOENT)
 			continue;
 		if (!r) {
 			v.default_action[copy] = (__u8)ifa[i].action;
-			r = bpf_map_update_elem(fd, &ifa[i].ifindex, &v, BPF_EXIST);
+			r = iface_row_put(m, ifa[i].ifindex, &v);
 		}
 		if (r && r != -ENOENT)
 			return lb_errf(err, r, "updating lb_ifaces[%u]: %s", ifa[i].ifindex,
@@ -519,6 +792,7 @@ static int flip(int fd, uint32_t copy, struct lb_err *err)
 int policy_stage(const struct lb_maps *m, const struct lb_compiled *c, uint32_t copy,
 		 const struct lb_iface_action *ifa, size_t n_ifa, struct lb_err *err)
 {
+	struct lb_copy_info ci;
 	struct lb_active act;
 	uint32_t n_rules;
 	size_t i;
@@ -539,15 +813,17 @@ int policy_stage(const struct lb_maps *m, const struct lb_compiled *c, uint32_t 
 			n_rules = c->entries[i].val.rule_idx + 1;
 	r = policy_clear_copy(m, copy, err);
 	if (!r)
-		r = write_classes(m, c, (uint8_t)copy, err);
-	if (!r)
+		r = write_classes(m, c, (uint8_t)copy, &ci, err);
+	if (!r && (ci.flags & LB_CI_DENSE))
+		r = write_dense(m->rules_dense, c, &ci, (uint8_t)copy, err);
+	else if (!r)
 		r = write_entries(m->rules, c, (uint8_t)copy, err);
 	if (!r)
 		r = write_failsafe(m, c, (uint8_t)copy, err);
 	if (!r)
 		r = zero_rule_hits(m->rule_hits, n_rules, copy, err);
 	if (!r)
-		r = write_iface_defaults(m->ifaces, ifa, n_ifa, copy, err);
+		r = write_iface_defaults(m, ifa, n_ifa, copy, err);
 	return r;
 }
 

@@ -168,7 +168,7 @@ static int undo_attach(struct lb_ctx *c, const struct lb_attached *a, struct lb_
 				    a->ifindex, strerror(-t));
 	}
 	if (!datapath_maps(c, &m, NULL)) {
-		bpf_map_delete_elem(m.ifaces, &a->ifindex);
+		iface_row_del(&m, a->ifindex);
 		maps_close(&m);
 	}
 	return r;
@@ -263,8 +263,9 @@ static int do_attach(struct lb_ctx *c, struct lb_attached *a, struct lb_err *err
 		goto out;
 	row.slot = a->slot;
 	row.default_action[0] = row.default_action[1] = iface_default(c, a->name);
-	if (slot_zero(&m, a->slot) || bpf_map_update_elem(m.ifaces, &a->ifindex, &row, BPF_ANY)) {
-		r = lb_errf(err, errno, "writing lb_ifaces for %s: %s", a->name, strerror(errno));
+	r = slot_zero(&m, a->slot) ?: iface_row_put(&m, a->ifindex, &row);
+	if (r) {
+		r = lb_errf(err, -r, "writing the lb_ifaces row of %s: %s", a->name, strerror(-r));
 		goto out;
 	}
 	r = ct_gc_arm(c, err) ?: xdp_link(c, xdp_fd, a->ifindex, a->mode, err) ?:

@@ -19,12 +19,13 @@ static const struct {
 } map_fields[] = {
 #define F(n, f) { n, offsetof(struct lb_maps, f) }
 	F("lb_src4", src4), F("lb_src6", src6), F("lb_dst4", dst4), F("lb_dst6", dst6),
-	F("lb_srch4", srch4), F("lb_srch6", srch6), F("lb_dsth4", dsth4), F("lb_dsth6", dsth6),
+	F("lb_srcx4", srcx4), F("lb_srcx6", srcx6), F("lb_dstx4", dstx4), F("lb_dstx6", dstx6),
 	F("lb_copy_info", copy_info),
 	F("lb_proto_cls", proto_cls), F("lb_dport_cls", dport_cls), F("lb_sport_cls", sport_cls),
-	F("lb_rules", rules), F("lb_active", active), F("lb_fs4", fs4), F("lb_fs6", fs6),
-	F("lb_ifaces", ifaces), F("lb_stats", stats), F("lb_rule_hits", rule_hits),
+	F("lb_rules", rules), F("lb_rules_dense", rules_dense), F("lb_active", active), F("lb_fs4", fs4), F("lb_fs6", fs6),
+	F("lb_ifaces", ifaces), F("lb_ifaces_hi", ifaces_hi), F("lb_stats", stats), F("lb_rule_hits", rule_hits),
 	F("lb_config", config), F("lb_ct_tcp", ct_tcp), F("lb_ct_other", ct_other),
+	F("lb_ct_filter", ct_filter),
 	F("lb_frags", frags), F("lb_events", events), F("lb_ev_bucket", ev_bucket),
 	F("lb_ev_stats", ev_stats), F("lb_gc_stats", gc_stats),
 #undef F
@@ -99,4 +100,39 @@ int maps_from_object(struct lb_maps *m, struct bpf_object *obj, struct lb_err *e
 		*map_slot(m, i) = fd;
 	}
 	return 0;
+}
+
+/* ---- interface rows ---- */
+
+int iface_row_get(const struct lb_maps *m, uint32_t ifindex, struct lb_iface *row)
+{
+	struct lb_iface v;
+
+	if (ifindex >= LB_IFINDEX_ARRAY)
+		return bpf_map_lookup_elem(m->ifaces_hi, &ifindex, row) ? -errno : 0;
+	if (bpf_map_lookup_elem(m->ifaces, &ifindex, &v))
+		return -errno;
+	if (!(v.flags & LB_IF_MANAGED))
+		return -ENOENT;
+	*row = v;
+	return 0;
+}
+
+int iface_row_put(const struct lb_maps *m, uint32_t ifindex, const struct lb_iface *row)
+{
+	struct lb_iface v = *row;
+
+	v.flags |= LB_IF_MANAGED;
+	if (ifindex >= LB_IFINDEX_ARRAY)
+		return bpf_map_update_elem(m->ifaces_hi, &ifindex, &v, BPF_ANY) ? -errno : 0;
+	return bpf_map_update_elem(m->ifaces, &ifindex, &v, BPF_ANY) ? -errno : 0;
+}
+
+int iface_row_del(const struct lb_maps *m, uint32_t ifindex)
+{
+	struct lb_iface none = { 0 };
+
+	if (ifindex >= LB_IFINDEX_ARRAY)
+		return bpf_map_delete_elem(m->ifaces_hi, &ifindex) && errno != ENOENT ? -errno : 0;
+	return bpf_map_update_elem(m->ifaces, &ifindex, &none, BPF_ANY) ? -errno : 0;
 }

@@ -10,12 +10,12 @@
 
 struct lb_maps {
 	int src4, src6, dst4, dst6;
-	int srch4, srch6, dsth4, dsth6, copy_info;
+	int srcx4, srcx6, dstx4, dstx6, copy_info;
 	int proto_cls, dport_cls, sport_cls;
-	int rules, active;
+	int rules, rules_dense, active;
 	int fs4, fs6;
-	int ifaces, stats, rule_hits, config;
-	int ct_tcp, ct_other, frags;
+	int ifaces, ifaces_hi, stats, rule_hits, config;
+	int ct_tcp, ct_other, ct_filter, frags;
 	int events, ev_bucket, ev_stats, gc_stats;
 };
 
@@ -25,6 +25,16 @@ int maps_open(struct lb_maps *m, const char *dir, struct lb_err *err);
 struct bpf_object;
 int maps_from_object(struct lb_maps *m, struct bpf_object *obj, struct lb_err *err);
 void maps_close(struct lb_maps *m);
+
+/*
+ * An interface's row (lb_fw.h: lb_ifaces for small ifindexes, lb_ifaces_hi
+ * for the rest; these pick the map).  get: -ENOENT when the interface is not
+ * managed.  put sets LB_IF_MANAGED.  del: removing a row that is not there is
+ * success.  All return 0 or -errno.
+ */
+int iface_row_get(const struct lb_maps *m, uint32_t ifindex, struct lb_iface *row);
+int iface_row_put(const struct lb_maps *m, uint32_t ifindex, const struct lb_iface *row);
+int iface_row_del(const struct lb_maps *m, uint32_t ifindex);
 
 /*
  * Policy writer (fw_apply.c).

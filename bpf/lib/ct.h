@@ -5,11 +5,21 @@
  * API:
  *   bool lb_ct_track_out(pkt, cfg, now)	TC egress: create or refresh the
  *						entry of an outbound packet
- *   bool lb_ct_reply(pkt, cfg, now)		XDP: is this the reply of a
+ *   bool lb_ct_reply(pkt, cfg, clk)		XDP: is this the reply of a
  *						tracked flow? (refreshes it)
- *   bool lb_ct_related(pkt, data, data_end, now)
+ *   bool lb_ct_related(pkt, data, data_end, clk)
  *						XDP: is this an ICMP error about
  *						a tracked flow?
+ *   __u32 lb_ctf_bit(key)			the key's bit in a filter half
+ *   void lb_ctf_set(key, half)			set it in one half (the
+ *						collector rebuilds with these)
+ *
+ * The XDP side asks the maps only when the key's bit in lb_ct_filter is set
+ * (lb_fw.h): a packet that is no reply, the usual one on the drop path, costs
+ * a multiply-fold and two array reads instead of a 40-byte jhash and an LRU
+ * probe.  It reads the clock (clock.h) only when an entry is found.  Egress
+ * sets the bit after every create or refresh, so the filter heals by itself
+ * should it ever miss an entry.
  *
  * Keys are always in the direction of the outbound packet (lb_fw.h): saddr
  * is ours.  TCP lives in lb_ct_tcp, everything else in lb_ct_other.  What is
@@ -35,6 +45,7 @@
 
 #include "lib/maps.h"
 #include "lib/parse.h"
+#include "lib/clock.h"
 
 /*
  * Timeout of one lb_ct_timeout slot.  Call it with a constant idx only: the
@@ -75,6 +86,54 @@ static __always_inline void lb_ct_refresh(struct lb_ct_val *v, __u8 proto,
 	v->last_seen_ns = now;
 	v->expires_ns = now + lb_ct_state_timeout(cfg, proto, v->state);
 }
+
+/* ---- the filter in front of the maps (lb_fw.h, lb_ct_filter) ---- */
+
+/* The key's bit in a half of lb_ct_filter. */
+static __always_inline __u32 lb_ctf_bit(const struct lb_ct_key *key)
+{
+	return lb_ctf_hash(key->saddr, key->daddr, key->sport, key->dport, key->proto,
+			   key->family);
+}
+
+static __always_inline __u64 *lb_ctf_word(__u32 half, __u32 bit)
+{
+	__u32 k = (half & 1) * LB_CTF_WORDS + bit / 64;
+
+	return bpf_map_lookup_elem(&lb_ct_filter, &k);
+}
+
+static __always_inline void lb_ctf_set(const struct lb_ct_key *key, __u32 half)
+{
+	__u32 bit = lb_ctf_bit(key);
+	__u64 *w = lb_ctf_word(half, bit), m = 1ULL << (bit & 63);
+
+	/* Read first: the shared line is written only the first time. */
+	if (w && !(*w & m))
+		__sync_fetch_and_or(w, m);
+}
+
+/* Egress, after the entry is written: then a rebuild cannot miss it. */
+static __always_inline void lb_ctf_add(const struct lb_ct_key *key)
+{
+	lb_ctf_set(key, 0);
+	lb_ctf_set(key, 1);
+}
+
+/* False only when no entry can have a key with this bit; a map error says maybe. */
+static __always_inline bool lb_ctf_maybe(__u32 bit)
+{
+	__u32 k = LB_CTF_GEN_KEY;
+	__u64 *gen, *w;
+
+	gen = bpf_map_lookup_elem(&lb_ct_filter, &k);
+	if (!gen)
+		return true;
+	w = lb_ctf_word(*gen & 1, bit);
+	return !w || (*w >> (bit & 63)) & 1;
+}
+
+/* ---- the maps ---- */
 
 static __always_inline struct lb_ct_val *lb_ct_lookup(const struct lb_ct_key *key)
 {
@@ -121,19 +180,22 @@ static __always_inline bool lb_ct_key_out(const struct lb_pkt *pkt, struct lb_ct
 	return true;
 }
 
-/* The key the outbound packet this one answers would have had. */
-static __always_inline bool lb_ct_key_reply(const struct lb_pkt *pkt, struct lb_ct_key *key)
+/*
+ * Ports of the key the outbound packet this one answers would have had;
+ * false when it cannot be an answer we track.
+ */
+static __always_inline bool lb_ct_reply_ports(const struct lb_pkt *pkt, __be16 *sport,
+					      __be16 *dport)
 {
-	if (lb_is_icmp(pkt) && !lb_is_echo_reply(pkt))
-		return false;
-	lb_ct_key_addrs(key, pkt->daddr, pkt->saddr, pkt);
-	if (lb_is_icmp(pkt)) {
-		key->sport = pkt->sport;	/* the echo id, same both ways */
-		key->dport = 0;
-	} else {
-		key->sport = pkt->dport;
-		key->dport = pkt->sport;
+	if (!lb_is_icmp(pkt)) {
+		*sport = pkt->dport;
+		*dport = pkt->sport;
+		return true;
 	}
+	if (!lb_is_echo_reply(pkt))
+		return false;
+	*sport = pkt->sport;	/* the echo id, same both ways */
+	*dport = 0;
 	return true;
 }
 
@@ -191,25 +253,36 @@ static __always_inline bool lb_ct_track_out(const struct lb_pkt *pkt, const stru
 	v = lb_ct_lookup(&key);
 	if (!v) {
 		lb_ct_create(&key, pkt, cfg, now);
-		return true;
+	} else {
+		if (pkt->proto == LB_IPPROTO_TCP)
+			v->state = lb_ct_tcp_out(v->state, pkt->tcp_flags, false);
+		lb_ct_refresh(v, pkt->proto, cfg, now);
+		__sync_fetch_and_add(&v->packets_out, 1);
 	}
-	if (pkt->proto == LB_IPPROTO_TCP)
-		v->state = lb_ct_tcp_out(v->state, pkt->tcp_flags, false);
-	lb_ct_refresh(v, pkt->proto, cfg, now);
-	__sync_fetch_and_add(&v->packets_out, 1);
+	lb_ctf_add(&key);
 	return true;
 }
 
 static __always_inline bool lb_ct_reply(const struct lb_pkt *pkt, const struct lb_config *cfg,
-					__u64 now)
+					struct lb_clock *clk)
 {
 	struct lb_ct_key key = {};
+	__be16 sport, dport;
 	struct lb_ct_val *v;
+	__u64 now;
 
-	if (!lb_ct_key_reply(pkt, &key))
+	if (!lb_ct_reply_ports(pkt, &sport, &dport) ||
+	    !lb_ctf_maybe(lb_ctf_hash(pkt->daddr, pkt->saddr, sport, dport, pkt->proto,
+				      pkt->family)))
 		return false;
+	lb_ct_key_addrs(&key, pkt->daddr, pkt->saddr, pkt);
+	key.sport = sport;
+	key.dport = dport;
 	v = lb_ct_lookup(&key);
-	if (!v || v->expires_ns <= now)
+	if (!v)
+		return false;
+	now = lb_now(clk);
+	if (v->expires_ns <= now)
 		return false;
 	if (pkt->proto == LB_IPPROTO_TCP)
 		lb_ct_tcp_in(v, pkt->tcp_flags);
@@ -307,7 +380,7 @@ static __always_inline bool lb_ct_inner6(struct lb_cursor *c, struct lb_ct_key *
 #define LB_L4_OFF_MAX 0x3fff
 
 static __always_inline bool lb_ct_related(const struct lb_pkt *pkt, void *data, void *data_end,
-					  __u64 now)
+					  struct lb_clock *clk)
 {
 	struct lb_cursor c = { .data = data, .pos = data, .end = data_end };
 	struct lb_ct_key key = {};
@@ -319,10 +392,10 @@ static __always_inline bool lb_ct_related(const struct lb_pkt *pkt, void *data, 
 		return false;
 	c.pos += off + sizeof(struct icmphdr);
 	ok = pkt->family == 4 ? lb_ct_inner4(&c, &key) : lb_ct_inner6(&c, &key);
-	if (!ok)
+	if (!ok || !lb_ctf_maybe(lb_ctf_bit(&key)))
 		return false;
 	v = lb_ct_lookup(&key);
-	return v && v->expires_ns > now;
+	return v && v->expires_ns > lb_now(clk);
 }
 
 #endif /* LB_BPF_CT_H */

@@ -3,7 +3,7 @@
  * events.h - sampled drop and audit events into the lb_events ring buffer.
  *
  * API:
- *   void lb_event(cfg, pkt, d, ifindex, pkt_len, now)
+ *   void lb_event(cfg, pkt, d, ifindex, pkt_len, clk)
  *	For a DROP or AUDIT verdict enabled in lb_config.ev_flags, take a token
  *	from this CPU's bucket and, with one, write a struct lb_event.
  *	lb_ev_stats counts emitted, suppressed (no token) and lost (ring full).
@@ -13,6 +13,12 @@
  * defaults below; tokens are counted in thousandths (lb_fw.h).  A drop flood
  * therefore costs at most one ring buffer write per token, never one per
  * packet.
+ *
+ * Nor one clock read per packet: the bucket refills at most once per jiffy
+ * (bpf_jiffies64() is inlined into a load; bpf_ktime_get_ns() costs ~35 ns).
+ * Within one tick a refill is not tried; the time is not lost, as last_ns
+ * only moves by what was converted into tokens, so the rate holds and a token
+ * comes at most one tick late.
  */
 #ifndef LB_BPF_EVENTS_H
 #define LB_BPF_EVENTS_H
@@ -20,6 +26,7 @@
 #include "lib/maps.h"
 #include "lib/parse.h"
 #include "lib/verdict.h"
+#include "lib/clock.h"
 
 #define LB_EV_RATE_DEFAULT	100
 #define LB_EV_BURST_DEFAULT	50
@@ -56,9 +63,9 @@ static __always_inline void lb_ev_refill(struct lb_ev_bucket *b, __u64 rate, __u
 		b->tokens_milli = max_milli;
 }
 
-static __always_inline bool lb_ev_token(const struct lb_config *cfg, __u64 now)
+static __always_inline bool lb_ev_token(const struct lb_config *cfg, struct lb_clock *clk)
 {
-	__u64 rate = LB_EV_RATE_DEFAULT, burst = LB_EV_BURST_DEFAULT;
+	__u64 rate = LB_EV_RATE_DEFAULT, burst = LB_EV_BURST_DEFAULT, tick;
 	struct lb_ev_bucket *b;
 	__u32 zero = 0;
 
@@ -69,7 +76,11 @@ static __always_inline bool lb_ev_token(const struct lb_config *cfg, __u64 now)
 		rate = cfg->ev_rate;
 	if (cfg && cfg->ev_burst)
 		burst = cfg->ev_burst;
-	lb_ev_refill(b, rate, burst * LB_MILLI, now);
+	tick = bpf_jiffies64();
+	if (tick != b->last_tick) {
+		b->last_tick = tick;
+		lb_ev_refill(b, rate, burst * LB_MILLI, lb_now(clk));
+	}
 	if (b->tokens_milli < LB_MILLI)
 		return false;
 	b->tokens_milli -= LB_MILLI;
@@ -108,7 +119,7 @@ static __always_inline void lb_ev_fill(struct lb_event *e, const struct lb_pkt *
 
 static __always_inline void lb_event(const struct lb_config *cfg, const struct lb_pkt *pkt,
 				     const struct lb_decision *d, __u32 ifindex, __u64 pkt_len,
-				     __u64 now)
+				     struct lb_clock *clk)
 {
 	struct lb_ev_stats *st;
 	struct lb_event *e;
@@ -119,7 +130,7 @@ static __always_inline void lb_event(const struct lb_config *cfg, const struct l
 	st = bpf_map_lookup_elem(&lb_ev_stats, &zero);
 	if (!st)
 		return;
-	if (!lb_ev_token(cfg, now)) {
+	if (!lb_ev_token(cfg, clk)) {
 		st->suppressed++;
 		return;
 	}
@@ -128,7 +139,7 @@ static __always_inline void lb_event(const struct lb_config *cfg, const struct l
 		st->lost++;
 		return;
 	}
-	lb_ev_fill(e, pkt, d, ifindex, pkt_len, now);
+	lb_ev_fill(e, pkt, d, ifindex, pkt_len, lb_now(clk));
 	bpf_ringbuf_submit(e, 0);
 	st->emitted++;
 }

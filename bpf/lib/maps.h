@@ -31,20 +31,21 @@ LB_LPM_MAP(lb_src6, struct lb_lpm6_key);
 LB_LPM_MAP(lb_dst4, struct lb_lpm4_key);
 LB_LPM_MAP(lb_dst6, struct lb_lpm6_key);
 
-#define LB_HOST_MAP(_name, _key)                                                                   \
+/* Host tables (lb_fw.h): buckets, written by user space through mmap. */
+#define LB_HOST_TABLE(_name, _bucket)                                                              \
 	struct {                                                                                   \
-		__uint(type, BPF_MAP_TYPE_HASH);                                                   \
-		__type(key, _key);                                                                 \
-		__type(value, struct lb_class_val);                                                \
-		__uint(max_entries, LB_MAX_PREFIXES);                                              \
-		__uint(map_flags, BPF_F_NO_PREALLOC);                                              \
+		__uint(type, BPF_MAP_TYPE_ARRAY);                                                  \
+		__type(key, __u32);                                                                \
+		__type(value, _bucket);                                                            \
+		__uint(max_entries, LB_HT_BUCKETS * LB_POLICY_COPIES);                             \
+		__uint(map_flags, BPF_F_MMAPABLE);                                                 \
 		LB_PIN;                                                                            \
 	} _name SEC(".maps")
 
-LB_HOST_MAP(lb_srch4, struct lb_host4_key);
-LB_HOST_MAP(lb_srch6, struct lb_host6_key);
-LB_HOST_MAP(lb_dsth4, struct lb_host4_key);
-LB_HOST_MAP(lb_dsth6, struct lb_host6_key);
+LB_HOST_TABLE(lb_srcx4, struct lb_ht4_bucket);
+LB_HOST_TABLE(lb_srcx6, struct lb_ht6_bucket);
+LB_HOST_TABLE(lb_dstx4, struct lb_ht4_bucket);
+LB_HOST_TABLE(lb_dstx6, struct lb_ht6_bucket);
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -76,6 +77,20 @@ struct {
 	LB_PIN;
 } lb_rules SEC(".maps");
 
+/* Two __u32 slots per element (lb_fw.h); user space writes it through mmap. */
+struct lb_dense_pair {
+	__u32 slot[2];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, struct lb_dense_pair);
+	__uint(max_entries, LB_DENSE_SLOTS / 2);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	LB_PIN;
+} lb_rules_dense SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__type(key, __u32);
@@ -98,14 +113,22 @@ struct {
 LB_FS_MAP(lb_fs4, struct lb_lpm4_key);
 LB_FS_MAP(lb_fs6, struct lb_lpm6_key);
 
-/* ---- interfaces, counters, configuration ---- */
+/* ---- interfaces (see lb_fw.h: small ifindexes in the array), counters, configuration ---- */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, struct lb_iface);
+	__uint(max_entries, LB_IFINDEX_ARRAY);
+	LB_PIN;
+} lb_ifaces SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__type(key, __u32);
 	__type(value, struct lb_iface);
 	__uint(max_entries, LB_MAX_IFACES);
 	LB_PIN;
-} lb_ifaces SEC(".maps");
+} lb_ifaces_hi SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -147,6 +170,14 @@ struct {
 	__uint(max_entries, LB_CT_OTHER_MAX);
 	LB_PIN;
 } lb_ct_other SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(max_entries, LB_CTF_KEYS);
+	LB_PIN;
+} lb_ct_filter SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);

@@ -87,7 +87,7 @@ struct lb_pkt {
 	__u8 pad;
 	__u16 l4_off;		/* L4 header offset from data; 0 when there is none */
 	__u16 pad2;
-};
+} __attribute__((aligned(8)));	/* addresses are read as 64-bit words (ct.h) */
 
 struct lb_cursor {
 	void *data;		/* start of the frame */

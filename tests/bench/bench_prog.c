@@ -4,9 +4,13 @@
  * mode) for policies of 10, 1,000, 10,000 and 100,000 rules, beside an empty
  * XDP program, measured side by side in one run (A B A B ...), medians.
  *
- * Two policy shapes, each a deny rule per source, udp dport 9000:
- *   - IPv4 /32 hosts (198.18.0.0/15): the exact-match host hash path;
- *   - IPv6 /56 prefixes (2001:db8::/32): the LPM trie path.
+ * Three policy shapes, each a deny rule per source, udp dport 9000:
+ *   - IPv4 /32 hosts (198.18.0.0/15): the host table path;
+ *   - IPv6 /56 prefixes (2001:db8::/32): the longest prefixes, so the host
+ *     table path too;
+ *   - the same /56s plus one /64: the /64 is now the longest prefix, so the
+ *     /56s go to the LPM trie, whose lookup is the one cost here that grows
+ *     with the number of prefixes.
  * The packet comes from a source that one deny rule among N matches, so every
  * run goes through parse, failsafe, conntrack miss, the classifier lookups,
  * counters and the event token bucket.
@@ -44,18 +48,31 @@ static int setup_ns(char *dir, size_t len)
 	return system("ip link set lo up") ? -EIO : 0;
 }
 
+enum shape { V4_HOST, V6_PREFIX, V6_TRIE, N_SHAPES };
+
+static const char *const shape_names[N_SHAPES] = {
+	"lb_fw_xdp, IPv4 /32 sources (host table)",
+	"lb_fw_xdp, IPv6 /56 sources (host table)",
+	"lb_fw_xdp, IPv6 /56 sources + one /64 (LPM trie)",
+};
+
 /*
- * N deny rules, udp dport 9000, one per source: 198.18.x.y/32 (v6 false) or
- * 2001:db8:XXXX:YY00::/56 (v6 true).
+ * N deny rules, udp dport 9000, one per source: 198.18.x.y/32 (V4_HOST) or
+ * 2001:db8:XXXX:YY00::/56, with one more for 2001:db8:ffff:ff00::/64 (V6_TRIE).
  */
-static char *policy_text(int n, bool v6)
+static char *policy_text(int n, enum shape shape)
 {
-	size_t cap = 128 + (size_t)n * 128, off = 0;
+	size_t cap = 256 + (size_t)n * 128, off = 0;
+	bool v6 = shape != V4_HOST;
 	char *s = malloc(cap);
 
 	if (!s)
 		return NULL;
 	off += snprintf(s + off, cap - off, "{\"default\": \"allow\", \"rules\": [");
+	if (shape == V6_TRIE)
+		off += snprintf(s + off, cap - off,
+				"{\"id\": \"longest\", \"src\": \"2001:db8:ffff:ff00::/64\", "
+				"\"proto\": \"udp\", \"dport\": 9000, \"action\": \"deny\"},");
 	for (int i = 0; i < n; i++) {
 		char src[64];
 
@@ -90,13 +107,13 @@ static struct pkt_spec bench_pkt(int n, bool v6)
 	return ps;
 }
 
-static int apply_rules(const struct lb_maps *m, int n, bool v6, uint32_t copy)
+static int apply_rules(const struct lb_maps *m, int n, enum shape shape, uint32_t copy)
 {
 	struct lb_iface_action ifa = { .ifindex = 1, .action = LB_ACT_ALLOW };
 	struct lb_policy *p = NULL;
 	struct lb_compiled *c = NULL;
 	struct lb_err err = { "" };
-	char *text = policy_text(n, v6);
+	char *text = policy_text(n, shape);
 	int r = -ENOMEM;
 
 	if (text)
@@ -131,7 +148,7 @@ static int cmp_double(const void *a, const void *b)
 struct row {
 	const char *name;
 	int rules;
-	bool v6;
+	enum shape shape;
 	double ns[RUNS];
 };
 
@@ -166,8 +183,8 @@ int main(int argc, char **argv)
 {
 	/* --json-out FILE: the raw figures there, the Markdown table on stdout. */
 	const char *json_path = argc > 2 && !strcmp(argv[1], "--json-out") ? argv[2] : NULL;
-	struct row rows[2 * N_COUNTS + 1] = { { "empty XDP (xdp_pass)", 0 } };
-	const size_t n_rows = 2 * N_COUNTS + 1;
+	struct row rows[N_SHAPES * N_COUNTS + 1] = { { "empty XDP (xdp_pass)", 0 } };
+	const size_t n_rows = N_SHAPES * N_COUNTS + 1;
 	struct fw_xdp *fw = NULL;
 	struct xdp_pass *empty = NULL;
 	struct lb_iface row = { 0 };
@@ -186,23 +203,22 @@ int main(int argc, char **argv)
 	fw = fw_xdp__open_opts(&oo);
 	empty = xdp_pass__open_and_load();
 	if (!fw || fw_xdp__load(fw) || !empty || maps_from_object(&m, fw->obj, &err) ||
-	    bpf_map_update_elem(m.ifaces, &key, &row, BPF_ANY)) {
+	    iface_row_put(&m, key, &row)) {
 		fprintf(stderr, "bench: loading programs: %s %s\n", strerror(errno), err.msg);
 		return 1;
 	}
 	for (size_t i = 1; i < n_rows; i++) {
-		rows[i].v6 = i > N_COUNTS;
-		rows[i].name = rows[i].v6 ? "lb_fw_xdp, IPv6 /56 sources (LPM trie)"
-					  : "lb_fw_xdp, IPv4 /32 sources (host hash)";
+		rows[i].shape = (enum shape)((i - 1) / N_COUNTS);
+		rows[i].name = shape_names[rows[i].shape];
 		rows[i].rules = rule_counts[(i - 1) % N_COUNTS];
 	}
 	for (int run = 0; run < RUNS; run++) {
 		/* A B A B: the empty program between every policy size. */
 		for (size_t i = 1; i < n_rows; i++) {
 			int n = rows[i].rules;
-			struct pkt_spec ps = bench_pkt(n, rows[i].v6);
+			struct pkt_spec ps = bench_pkt(n, rows[i].shape != V4_HOST);
 
-			if (apply_rules(&m, n, rows[i].v6, flips++ % 2))
+			if (apply_rules(&m, n, rows[i].shape, flips++ % 2))
 				return 1;
 			len = pkt_build(&ps, pkt, sizeof(pkt));
 			rows[0].ns[run] = run_ns(bpf_program__fd(empty->progs.xdp_pass_prog),
@@ -236,7 +252,7 @@ int main(int argc, char **argv)
 		printf("|---|---:|---:|---:|---:|---:|\n");
 		for (size_t i = 0; i < n_rows; i++) {
 			/* Ratio against the 10-rule row of the same shape. */
-			double base = i ? median(&rows[i > N_COUNTS ? N_COUNTS + 1 : 1]) : 0;
+			double base = i ? median(&rows[1 + rows[i].shape * N_COUNTS]) : 0;
 
 			char vs[16] = "-";
 

@@ -35,6 +35,7 @@
 #include "testlib.h"
 
 #define LO_IFINDEX	1
+#define HI_IFINDEX	5000	/* past LB_IFINDEX_ARRAY: its row is in lb_ifaces_hi */
 #define ME4		"198.18.0.1"
 #define ME6		"2001:db8::1"
 
@@ -100,7 +101,8 @@ static struct {
 	struct lb_maps maps;
 	struct lb_compiled *policy;
 	int ncpu;
-} env = { .maps = { .src4 = -1 } };
+	__u32 ifindex;		/* packets come in here; lo unless a test says otherwise */
+} env = { .maps = { .src4 = -1 }, .ifindex = LO_IFINDEX };
 
 /* ---- environment ---- */
 
@@ -183,9 +185,8 @@ static void env_cleanup(void)
 static int iface_register(void)
 {
 	struct lb_iface v = { .slot = 0, .default_action = { LB_ACT_DENY, LB_ACT_DENY } };
-	__u32 key = LO_IFINDEX;
 
-	return bpf_map_update_elem(env.maps.ifaces, &key, &v, BPF_ANY);
+	return iface_row_put(&env.maps, LO_IFINDEX, &v);
 }
 
 static int config_set(__u32 ev_rate, __u32 ev_burst, __u64 udp_timeout_ns)
@@ -229,6 +230,40 @@ fail:
 	if (r)
 		fprintf(stderr, "  policy: %s\n", err.msg[0] ? err.msg : strerror(-r));
 	return r;
+}
+
+/* Any other policy (JSON with ' for "), onto the inactive copy; lo default deny. */
+static int policy_install_text(const char *text)
+{
+	struct lb_iface_action ifa = { .ifindex = LO_IFINDEX, .action = LB_ACT_DENY };
+	struct lb_compiled *c = NULL;
+	struct lb_policy *p = NULL;
+	struct lb_err err = { "" };
+	struct lb_active act;
+	char *json = strdup(text);
+	int r = -ENOMEM;
+
+	for (char *q = json; q && *q; q++)
+		*q = *q == '\'' ? '"' : *q;
+	if (json)
+		r = policy_parse(json, strlen(json), "test-policy", &p, &err) ?:
+		    policy_compile(p, &c, &err) ?: policy_active(&env.maps, &act) ?:
+		    policy_write(&env.maps, c, act.loaded ? !act.copy : 0, &ifa, 1, &err);
+	if (r)
+		fprintf(stderr, "  policy: %s\n", err.msg[0] ? err.msg : strerror(-r));
+	compiled_free(c);
+	policy_free(p);
+	free(json);
+	return r;
+}
+
+/* What the writer told the datapath about the active copy. */
+static int copy_info_active(struct lb_copy_info *ci)
+{
+	struct lb_active act;
+	int r = policy_active(&env.maps, &act);
+
+	return r ?: bpf_map_lookup_elem(env.maps.copy_info, &act.copy, ci);
 }
 
 /* ---- counters ---- */
@@ -299,7 +334,7 @@ enum hook { XDP, TC };
 static int xdp_test_run(const uint8_t *in, __u32 in_len, __u32 data, __u32 data_end,
 			int *retval)
 {
-	struct xdp_md ctx = { .data = data, .data_end = data_end, .ingress_ifindex = LO_IFINDEX };
+	struct xdp_md ctx = { .data = data, .data_end = data_end, .ingress_ifindex = env.ifindex };
 	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = in, .data_size_in = in_len, .ctx_in = &ctx,
 		    .ctx_size_in = sizeof(ctx), .repeat = 1);
 	int r;
@@ -415,14 +450,13 @@ static void run_cases(const struct fw_case *cases, size_t n)
 static void test_unmanaged_iface(void)
 {
 	const struct pkt_spec bad = { IN4("198.18.1.5"), TCP(1, 80, PKT_SYN), .ihl = 3 };
-	__u32 key = LO_IFINDEX;
 	struct lb_iface saved;
 	__u64 before;
 	int ret = -1;
 
-	if (!ASSERT_OK(bpf_map_lookup_elem(env.maps.ifaces, &key, &saved), "lookup lo"))
+	if (!ASSERT_OK(iface_row_get(&env.maps, LO_IFINDEX, &saved), "lookup lo"))
 		return;
-	if (!ASSERT_OK(bpf_map_delete_elem(env.maps.ifaces, &key), "unregister lo"))
+	if (!ASSERT_OK(iface_row_del(&env.maps, LO_IFINDEX), "unregister lo"))
 		return;
 	before = stats_total();
 	ASSERT_OK(run_pkt(XDP, &bad, &ret), "run xdp");
@@ -430,7 +464,41 @@ static void test_unmanaged_iface(void)
 	ASSERT_OK(run_pkt(TC, &bad, &ret), "run tc");
 	ASSERT_EQ(ret, TC_ACT_OK, "tc leaves it alone");
 	ASSERT_EQ(stats_total(), before, "nothing counted");
-	ASSERT_OK(bpf_map_update_elem(env.maps.ifaces, &key, &saved, BPF_ANY), "register lo");
+	ASSERT_OK(iface_row_put(&env.maps, LO_IFINDEX, &saved), "register lo");
+}
+
+/* An ifindex past the array has its row in the hash: managed all the same. */
+static void test_high_ifindex(void)
+{
+	const struct lb_iface row = { .slot = 0, .default_action = { LB_ACT_DENY, LB_ACT_DENY } };
+	static const struct fw_case cases[] = {
+		{ "high_ifindex_counted", XDP, { IN4("198.18.2.5"), TCP(1000, 9999, PKT_SYN) },
+		  PASS(LB_R_NO_POLICY) },
+	};
+	const struct pkt_spec any = { IN4("198.18.2.5"), TCP(1000, 9999, PKT_SYN) };
+	struct lb_iface got;
+	__u64 before;
+	int ret = -1;
+
+	if (!ASSERT_OK(system("ip link add lbhi0 index 5000 type veth peer name lbhi1 && "
+			      "ip link set lbhi0 up"), "veth at ifindex 5000"))
+		return;
+	env.ifindex = HI_IFINDEX;
+	before = stats_total();
+	ASSERT_OK(run_pkt(XDP, &any, &ret), "run before register");
+	ASSERT_EQ(ret, XDP_PASS, "not managed yet: pass");
+	ASSERT_EQ(stats_total(), before, "not managed yet: not counted");
+	ASSERT_OK(iface_row_put(&env.maps, HI_IFINDEX, &row), "register ifindex 5000");
+	ASSERT_OK(bpf_map_lookup_elem(env.maps.ifaces_hi, &(__u32){ HI_IFINDEX }, &got),
+		  "its row is in lb_ifaces_hi");
+	RUN_CASES(cases);
+	ASSERT_OK(iface_row_del(&env.maps, HI_IFINDEX), "unregister");
+	ASSERT_EQ(iface_row_get(&env.maps, HI_IFINDEX, &got), -ENOENT, "row gone");
+	before = stats_total();
+	ASSERT_OK(run_pkt(XDP, &any, &ret), "run after unregister");
+	ASSERT_EQ(stats_total(), before, "unregistered: not counted");
+	env.ifindex = LO_IFINDEX;
+	system("ip link del lbhi0");
 }
 
 static const struct fw_case no_policy_cases[] = {
@@ -583,7 +651,169 @@ static const struct fw_case rule_cases[] = {
 
 static void test_rules(void)
 {
+	struct lb_copy_info ci;
+
 	RUN_CASES(rule_cases);
+	if (ASSERT_OK(copy_info_active(&ci), "copy info"))
+		ASSERT_TRUE(ci.flags & LB_CI_DENSE, "a small policy's rules are in the dense table");
+}
+
+/*
+ * Longest prefixes shorter than a host: /24s and /56s go to the exact-match
+ * hashes, the /16 and /48 that contain them to the tries; longest match wins.
+ */
+static const char POLICY_PREFIXES[] = "{'default': 'deny', 'rules': ["
+	"{'id': 'd24', 'src': '198.18.64.0/24', 'proto': 'udp', 'dport': 9000, 'action': 'deny'},"
+	"{'id': 'a16', 'src': '198.18.0.0/16', 'proto': 'udp', 'dport': 9000, 'action': 'allow'},"
+	"{'id': 'd56', 'src': '2001:db8:aa:bb00::/56', 'proto': 'udp', 'dport': 9000,"
+	" 'action': 'deny'},"
+	"{'id': 'a48', 'src': '2001:db8:aa::/48', 'proto': 'udp', 'dport': 9000,"
+	" 'action': 'allow'}]}";
+
+static const struct fw_case prefix_cases[] = {
+	{ "v4_in_24", XDP, { IN4("198.18.64.200"), UDP(1, 9000) }, DROP(LB_R_RULE_DENY) },
+	{ "v4_in_16_only", XDP, { IN4("198.18.65.5"), UDP(1, 9000) }, PASS(LB_R_RULE_ALLOW) },
+	{ "v4_outside", XDP, { IN4("198.19.64.5"), UDP(1, 9000) }, DROP(LB_R_DEFAULT_DENY) },
+	{ "v4_other_port", XDP, { IN4("198.18.64.5"), UDP(1, 9001) }, DROP(LB_R_DEFAULT_DENY) },
+	{ "v6_in_56", XDP, { IN6("2001:db8:aa:bbff::1"), UDP(1, 9000) }, DROP(LB_R_RULE_DENY) },
+	{ "v6_in_48_only", XDP, { IN6("2001:db8:aa:bc00::1"), UDP(1, 9000) },
+	  PASS(LB_R_RULE_ALLOW) },
+	{ "v6_outside", XDP, { IN6("2001:db8:ab::1"), UDP(1, 9000) }, DROP(LB_R_DEFAULT_DENY) },
+};
+
+/*
+ * Rules naming a source and a destination each: 1,030 x 1,030 class pairs
+ * do not fit the dense table, so the rules go to the lb_rules hash.
+ */
+#define WIDE_RULES 1030
+
+static char *policy_wide(void)
+{
+	size_t cap = 64 + WIDE_RULES * 128, off = 0;
+	char *s = malloc(cap);
+
+	if (!s)
+		return NULL;
+	off += (size_t)snprintf(s, cap, "{'default': 'deny', 'rules': [");
+	for (int i = 0; i < WIDE_RULES; i++)
+		off += (size_t)snprintf(s + off, cap - off,
+					"%s{'id': 'w%d', 'src': '198.18.%d.%d', 'dst': '198.19.%d.%d',"
+					" 'action': '%s'}", i ? "," : "", i, 4 + i / 256, i % 256,
+					i / 256, i % 256, i ? "deny" : "allow");
+	snprintf(s + off, cap - off, "]}");
+	return s;
+}
+
+static const struct fw_case wide_cases[] = {
+	{ "hash_rule_allow", XDP, { .family = 4, .src = "198.18.4.0", .dst = "198.19.0.0",
+	  UDP(1, 2) }, PASS(LB_R_RULE_ALLOW) },
+	{ "hash_rule_deny", XDP, { .family = 4, .src = "198.18.7.5", .dst = "198.19.3.5",
+	  UDP(1, 2) }, DROP(LB_R_RULE_DENY) },
+	{ "hash_no_rule", XDP, { .family = 4, .src = "198.18.7.5", .dst = "198.19.3.6",
+	  UDP(1, 2) }, DROP(LB_R_DEFAULT_DENY) },
+};
+
+/*
+ * As many /32 sources as a copy holds (with 0.0.0.0/0): the host table is
+ * full, so the writer leaves some of them to the trie.  Those must still
+ * match, as /32s.
+ */
+#define FULL_HOSTS (LB_MAX_PREFIXES / LB_POLICY_COPIES - 1)
+
+static char *policy_full(void)
+{
+	size_t cap = 64 + FULL_HOSTS * 96, off = 0;
+	char *s = malloc(cap);
+
+	if (!s)
+		return NULL;
+	off += (size_t)snprintf(s, cap, "{'default': 'deny', 'rules': [");
+	for (int i = 0; i < (int)FULL_HOSTS; i++)
+		off += (size_t)snprintf(s + off, cap - off,
+					"%s{'id': 'f%d', 'src': '198.%d.%d.%d', 'proto': 'udp',"
+					" 'dport': 9000, 'action': 'deny'}", i ? "," : "", i,
+					18 + (i >> 16), (i >> 8) & 255, i & 255);
+	snprintf(s + off, cap - off, "]}");
+	return s;
+}
+
+/* Sources of the active copy's IPv4 /32s in the trie: those the host table had no slot for. */
+static size_t trie_hosts(uint8_t copy, uint8_t (*out)[4], size_t max)
+{
+	struct lb_lpm4_key k, prev;
+	size_t n = 0;
+	bool first = true;
+
+	while (n < max && !bpf_map_get_next_key(env.maps.src4, first ? NULL : &prev, &k)) {
+		if (k.copy == copy && k.prefixlen == 8 + 32)
+			memcpy(out[n++], k.addr, 4);
+		prev = k;
+		first = false;
+	}
+	return n;
+}
+
+static void test_host_table_full(void)
+{
+	uint8_t spill[4][4];
+	struct lb_copy_info ci;
+	struct lb_active act;
+	char *text = policy_full(), src[32];
+	size_t n, i;
+	int ret;
+
+	if (!ASSERT_OK_PTR(text, "policy text") ||
+	    !ASSERT_OK(policy_install_text(text), "131,071 /32 sources")) {
+		free(text);
+		goto out;
+	}
+	free(text);
+	if (!ASSERT_OK(copy_info_active(&ci), "copy info") ||
+	    !ASSERT_OK(policy_active(&env.maps, &act), "active copy"))
+		goto out;
+	ASSERT_TRUE(ci.flags & LB_CI_HOST(LB_CI_T(0, 0)), "host table in use");
+	n = trie_hosts((uint8_t)act.copy, spill, 4);
+	ASSERT_TRUE(n > 0 && (ci.flags & LB_CI_TRIE(LB_CI_T(0, 0))), "a full table spills");
+	for (i = 0; i < n + 2; i++) {
+		/* The spilled sources, then two from the table. */
+		const uint8_t *a = i < n ? spill[i] : (const uint8_t[4]){ 198, 19, 254, (uint8_t)i };
+		struct pkt_spec p = { .family = 4, .dst = ME4, UDP(1, 9000) };
+
+		snprintf(src, sizeof(src), "%u.%u.%u.%u", a[0], a[1], a[2], a[3]);
+		p.src = src;
+		ret = -1;
+		ASSERT_OK(run_pkt(XDP, &p, &ret), "run");
+		ASSERT_EQ(ret, XDP_DROP, src);
+	}
+out:
+	ASSERT_OK(policy_install(LB_ACT_DENY), "the test policy back");
+}
+
+static void test_policy_shapes(void)
+{
+	struct lb_copy_info ci;
+	char *wide;
+
+	if (!ASSERT_OK(policy_install_text(POLICY_PREFIXES), "policy of /24s and /56s"))
+		goto out;
+	RUN_CASES(prefix_cases);
+	if (ASSERT_OK(copy_info_active(&ci), "copy info")) {
+		ASSERT_EQ(ci.host_plen[LB_CI_T(0, 0)], 24, "v4 source hash holds the /24s");
+		ASSERT_EQ(ci.host_plen[LB_CI_T(0, 1)], 56, "v6 source hash holds the /56s");
+		ASSERT_TRUE(!(ci.flags & LB_CI_TRIE(LB_CI_T(1, 0))), "no v4 destination trie lookup");
+	}
+	wide = policy_wide();
+	if (!ASSERT_OK_PTR(wide, "policy text") ||
+	    !ASSERT_OK(policy_install_text(wide), "policy too wide for the dense table")) {
+		free(wide);
+		goto out;
+	}
+	free(wide);
+	RUN_CASES(wide_cases);
+	if (ASSERT_OK(copy_info_active(&ci), "copy info"))
+		ASSERT_FALSE(ci.flags & LB_CI_DENSE, "rules in the hash");
+out:
+	ASSERT_OK(policy_install(LB_ACT_DENY), "the test policy back");
 }
 
 /* ---- neighbour discovery and failsafe ---- */
@@ -784,11 +1014,33 @@ static bool ct_get(int fd, const char *src, const char *dst, int family, uint8_t
 	return !bpf_map_lookup_elem(fd, &k, v);
 }
 
+/* The key's bit in the filter half ingress reads now (lb_fw.h, lb_ct_filter). */
+static bool ctf_bit(const char *src, const char *dst, uint8_t proto, uint16_t sport,
+		    uint16_t dport)
+{
+	uint8_t s[16] = { 0 }, d[16] = { 0 };
+	__u64 gen = 0, word = 0;
+	__u32 bit, k;
+
+	if (inet_pton(AF_INET, src, s) != 1 || inet_pton(AF_INET, dst, d) != 1)
+		return false;
+	bit = lb_ctf_hash(s, d, htons(sport), htons(dport), proto, 4);
+	k = LB_CTF_GEN_KEY;
+	if (bpf_map_lookup_elem(env.maps.ct_filter, &k, &gen))
+		return false;
+	k = (__u32)(gen & 1) * LB_CTF_WORDS + bit / 64;
+	if (bpf_map_lookup_elem(env.maps.ct_filter, &k, &word))
+		return false;
+	return (word >> (bit & 63)) & 1;
+}
+
 static void test_conntrack(void)
 {
 	struct lb_ct_val v;
 
 	RUN_CASES(ct_cases);
+	ASSERT_TRUE(ctf_bit(ME4, "198.18.7.7", IPPROTO_TCP, 40001, 5555), "filter bit of a flow");
+	ASSERT_FALSE(ctf_bit(ME4, "198.18.7.7", IPPROTO_TCP, 40002, 5555), "none for another");
 	if (ASSERT_TRUE(ct_get(env.maps.ct_tcp, ME4, "198.18.7.7", 4, IPPROTO_TCP, 40001, 5555, &v),
 			"tcp entry")) {
 		ASSERT_EQ(v.state, LB_CT_ESTABLISHED, "SYN out, SYN+ACK in: established");
@@ -863,6 +1115,10 @@ static void test_ct_gc(void)
 	static const struct fw_case cases[] = {
 		{ "udp_out_for_gc", TC, { OUT4("198.18.5.9"), UDP(40001, 9999) }, EGRESS },
 	};
+	static const struct fw_case after[] = {
+		{ "udp_reply_after_rebuild", XDP, { IN4("198.18.5.5"), UDP(9999, 40000) },
+		  PASS(LB_R_CT_REPLY) },
+	};
 	LIBBPF_OPTS(bpf_object_open_opts, o, .pin_root_path = env.dir);
 	struct lb_config cfg = { .ev_rate = 1000000, .ev_burst = 1000000, .gc_interval_ms = 50 };
 	uint8_t pkt[64] = { 0 };
@@ -888,9 +1144,15 @@ static void test_ct_gc(void)
 	ASSERT_TRUE(st.runs >= 1, "collector ran");
 	ASSERT_FALSE(ct_get(env.maps.ct_other, ME4, "198.18.5.9", 4, IPPROTO_UDP, 40001, 9999, &v),
 		     "expired entry gone");
+	ASSERT_TRUE(ctf_bit(ME4, "198.18.5.5", IPPROTO_UDP, 40000, 9999),
+		    "a live entry keeps its filter bit");
+	ASSERT_FALSE(ctf_bit(ME4, "198.18.5.9", IPPROTO_UDP, 40001, 9999),
+		     "a deleted entry's bit goes at the rebuild");
 out:
 	ct_gc__destroy(gc);
 	config_default();
+	/* An entry that lived through rebuilds still lets its replies in. */
+	RUN_CASES(after);
 }
 
 static void test_egress_untracked(void)
@@ -1021,10 +1283,13 @@ int main(void)
 	}
 
 	RUN(test_unmanaged_iface);
+	RUN(test_high_ifindex);
 	RUN(test_no_policy);
 	RUN(test_policy_install);
 	RUN(test_parse);
 	RUN(test_rules);
+	RUN(test_policy_shapes);
+	RUN(test_host_table_full);
 	RUN(test_nd_failsafe);
 	RUN(test_default_allow);
 	RUN(test_fragments);
