@@ -41,7 +41,9 @@ DEPS_BUILD := make gcc clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev libja
 	libsqlite3-dev libsodium-dev pkg-config
 DEPS_TEST := iproute2 jq socat netcat-openbsd iputils-ping util-linux procps libclang-rt-14-dev
 DEPS_CHECK := cppcheck clang-tidy clang-tools
-DEPS := $(DEPS_BUILD) $(DEPS_TEST) $(DEPS_CHECK)
+# Bench: the filters we compare against.
+DEPS_BENCH := xdp-tools nftables iptables
+DEPS := $(DEPS_BUILD) $(DEPS_TEST) $(DEPS_CHECK) $(DEPS_BENCH)
 
 # ---- flags -----------------------------------------------------------------
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Wextra -Werror \

@@ -28,5 +28,17 @@ cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')
 	echo
 } >"$OUT/report.md"
 "$BUILD/tests/bench/bench_prog" --json-out "$OUT/raw.json" | tee -a "$OUT/report.md"
+echo >>"$OUT/report.md"
+
+# Live traffic, side by side with xdp-filter, nftables and iptables
+# (tests/bench/compare.sh: compare.md, compare.json).
+rc=0
+rm -f "$OUT/compare.md" "$OUT/compare.json"
+tests/bench/compare.sh "$BUILD" "$OUT" || rc=$?
+if [ -s "$OUT/compare.md" ]; then
+	cat "$OUT/compare.md" >>"$OUT/report.md"
+	cat "$OUT/compare.md"
+fi
 echo
-echo "report: $OUT/report.md, raw figures: $OUT/raw.json"
+echo "report: $OUT/report.md, raw figures: $OUT/raw.json, $OUT/compare.json"
+exit $rc
