@@ -90,35 +90,50 @@ struct lb_lpm6_key {
 /*
  * Host tables (lb_srcx4, lb_srcx6, lb_dstx4, lb_dstx6): the longest prefixes
  * of each prefix table, in front of its trie.  All the prefixes of the
- * table's longest length (lb_copy_info.host_plen: /32 or /128 for a host
- * list, /56 for a list of /56s) are kept by their address masked to that
- * length.  A hit is the longest match there can be, so a policy of 100,000
- * host addresses, or of 100,000 /56s, costs one probe, not a walk down a
- * deep trie.
+ * table's LB_HT_LENGTHS longest distinct prefix lengths (other than /0) are
+ * kept there, each by its address masked to its length and by that length
+ * (lb_copy_info.host_plen[t][], longest first: /32 or /128 for a host list,
+ * /56 for a list of /56s, /64 and /56 for /56s with a few /64s).  A lookup
+ * masks the address to each listed length in turn, longest first, and the
+ * first hit is the longest match there can be: the trie then holds only
+ * shorter prefixes (and the entries that found no slot, see below).  So a
+ * policy of 100,000 host addresses, or of 100,000 /56s and a /64, costs a
+ * probe or two per listed length, not a walk down a deep trie.
  *
  * Each is an ARRAY (BPF_F_MMAPABLE, written through mmap) of buckets of
  * LB_HT_WAYS slots, LB_HT_BUCKETS buckets per copy from copy * LB_HT_BUCKETS,
  * of which a copy uses host_bmask[t] + 1 (a power of two): a bucketized
- * cuckoo table.  An address sits in one of two buckets, lb_ht_bucket1() and
- * lb_ht_bucket2(), so a lookup reads at most two buckets, each an inlined
- * array lookup: no jhash and no call, a few ns where a hash map costs ~33.
- * The writer (userspace/fw_apply.c) places entries by cuckoo displacement;
- * one it cannot place (a table near full) goes into the trie instead, where
- * the longest match still finds it.  Memory: 2 MiB per IPv4 table, 5 MiB per
- * IPv6 table, both copies.
+ * cuckoo table.  An entry sits in one of two buckets, lb_ht_bucket1() and
+ * lb_ht_bucket2() of lb_ht_hash_len(), so a probe reads at most two buckets,
+ * each an inlined array lookup: no jhash and no call, a few ns where a hash
+ * map costs ~33.  The writer (userspace/fw_apply.c) places entries by cuckoo
+ * displacement, lengths longest first; one it cannot place (a table near
+ * full) goes into the trie instead, where the longest match still finds it.
+ * A trie entry of length L would be missed behind a table hit of a shorter
+ * length, so after a spill of length L the writer lists no length below L
+ * and puts the prefixes of those lengths into the trie too.  Memory: 2.5 MiB
+ * per IPv4 table, 5.5 MiB per IPv6 table, both copies.
  */
+#define LB_HT_LENGTHS	4	/* prefix lengths a host table holds, at most */
 #define LB_HT_WAYS	4
 #define LB_HT_BUCKETS	(1U << 15)	/* per copy: 131,072 slots, the per-copy prefix limit */
 
 struct lb_ht4_bucket {
-	__u8 addr[LB_HT_WAYS][4];	/* network order, masked to host_plen */
+	__u8 addr[LB_HT_WAYS][4];	/* network order, masked to plen */
 	__u32 cls1[LB_HT_WAYS];		/* class + 1; 0: an empty slot */
+	__u8 plen[LB_HT_WAYS];		/* the entry's prefix length */
+	__u8 pad[4];			/* an array spaces its values 8 bytes apart */
 };
 
 struct lb_ht6_bucket {
 	__u8 addr[LB_HT_WAYS][16];
 	__u32 cls1[LB_HT_WAYS];
+	__u8 plen[LB_HT_WAYS];
+	__u8 pad[4];
 };
+
+_Static_assert(sizeof(struct lb_ht4_bucket) % 8 == 0 && sizeof(struct lb_ht6_bucket) % 8 == 0,
+	       "the writer strides buckets as the array spaces them, 8-byte aligned");
 
 /* A fold of the masked address; both buckets come from it. */
 static inline __attribute__((always_inline)) __u64 lb_ht_hash(__u64 a0, __u64 a1)
@@ -128,6 +143,13 @@ static inline __attribute__((always_inline)) __u64 lb_ht_hash(__u64 a0, __u64 a1
 	h ^= h >> 31;
 	h *= 0xbf58476d1ce4e5b9ULL;
 	return h ^ (h >> 29);
+}
+
+/* The hash of an entry: its masked address and its prefix length. */
+static inline __attribute__((always_inline)) __u64 lb_ht_hash_len(__u64 a0, __u64 a1,
+								   __u32 plen)
+{
+	return lb_ht_hash(a0, a1 ^ ((__u64)(plen + 1) * 0xff51afd7ed558ccdULL));
 }
 
 static inline __attribute__((always_inline)) __u32 lb_ht_bucket1(__u64 h, __u32 bmask)
@@ -151,7 +173,9 @@ static inline __attribute__((always_inline)) __u32 lb_ht_bucket2(__u64 h, __u32 
  * ns).  There are four prefix tables, t = LB_CI_T(dir, family): source v4,
  * source v6, destination v4, destination v6.  For each:
  *   LB_CI_HOST(t)	the host table holds entries: look the address up there
- *			first, masked with host_mask[t] (host_plen[t] bits);
+ *			first, for each of its host_nlen[t] lengths, longest
+ *			first: masked with host_mask[t][i] (host_plen[t][i]
+ *			bits), keyed by host_plen[t][i];
  *   LB_CI_TRIE(t)	the trie must be looked up: it holds a prefix other than
  *			/0, or no /0.  Clear: /0 is the trie's only prefix, so
  *			every address that misses the host hash has the class
@@ -169,8 +193,9 @@ struct lb_dense_dims {
 
 struct lb_copy_info {
 	__u32 flags;		/* LB_CI_* */
-	__u8 host_plen[4];	/* [t]: the host table's prefix length (for readers) */
-	__u8 host_mask[4][16];	/* [t]: the same as a mask, network order: what lookups use */
+	__u8 host_nlen[4];	/* [t]: lengths the host table holds, 0..LB_HT_LENGTHS */
+	__u8 host_plen[4][LB_HT_LENGTHS];	/* [t][i]: those lengths, longest first */
+	__u8 host_mask[4][LB_HT_LENGTHS][16];	/* [t][i]: the same as masks, network order */
 	__u32 host_bmask[4];	/* [t]: buckets the host table uses, minus one */
 	__u32 zero_cls[4];	/* [t]: class of the /0 prefix, valid when !LB_CI_TRIE(t) */
 	__u32 n_proto, n_dport, n_sport;	/* class counts, with LB_CI_DENSE */

@@ -402,7 +402,7 @@ struct host_table {
 	void *map;		/* the whole map, mapped */
 	size_t len;
 	uint8_t *buckets;	/* this copy's part */
-	size_t bsz, cls_off;	/* bucket size, offset of cls1 in it */
+	size_t bsz, cls_off, plen_off;	/* bucket size, offsets of cls1 and plen in it */
 	unsigned int alen;	/* address bytes: 4 or 16 */
 	uint32_t bmask;
 	uint32_t rng;		/* the random walk's; a fixed seed, so placement is reproducible */
@@ -418,8 +418,20 @@ static uint32_t *ht_cls1(const struct host_table *t, uint32_t b, unsigned int wa
 	return (uint32_t *)(t->buckets + (size_t)b * t->bsz + t->cls_off) + way;
 }
 
+static uint8_t *ht_plen(const struct host_table *t, uint32_t b, unsigned int way)
+{
+	return t->buckets + (size_t)b * t->bsz + t->plen_off + way;
+}
+
+/* An entry: a masked address, its prefix length and class + 1. */
+struct ht_entry {
+	uint8_t addr[16];
+	uint8_t plen;
+	uint32_t cls1;
+};
+
 /* As the datapath hashes it (bpf/lib/classify.h). */
-static uint64_t ht_hash(const struct host_table *t, const uint8_t *addr)
+static uint64_t ht_hash(const struct host_table *t, const uint8_t *addr, unsigned int plen)
 {
 	uint64_t a0 = 0, a1 = 0;
 	uint32_t a;
@@ -431,17 +443,18 @@ static uint64_t ht_hash(const struct host_table *t, const uint8_t *addr)
 		memcpy(&a0, addr, 8);
 		memcpy(&a1, addr + 8, 8);
 	}
-	return lb_ht_hash(a0, a1);
+	return lb_ht_hash_len(a0, a1, plen);
 }
 
-static bool ht_put_free(struct host_table *t, uint32_t b, const uint8_t *addr, uint32_t cls1)
+static bool ht_put_free(struct host_table *t, uint32_t b, const struct ht_entry *e)
 {
 	unsigned int w;
 
 	for (w = 0; w < LB_HT_WAYS; w++) {
 		if (!*ht_cls1(t, b, w)) {
-			memcpy(ht_addr(t, b, w), addr, t->alen);
-			*ht_cls1(t, b, w) = cls1;
+			memcpy(ht_addr(t, b, w), e->addr, t->alen);
+			*ht_cls1(t, b, w) = e->cls1;
+			*ht_plen(t, b, w) = e->plen;
 			return true;
 		}
 	}
@@ -451,30 +464,31 @@ static bool ht_put_free(struct host_table *t, uint32_t b, const uint8_t *addr, u
 /*
  * Cuckoo insertion by random walk: with both buckets full, evict a random
  * slot of one and place the evicted entry next.  False when the walk gives
- * up; addr and cls1 then hold the entry left without a slot, which need not
- * be the one passed in.
+ * up; *e then holds the entry left without a slot, which need not be the
+ * one passed in, nor of its length.
  */
-static bool ht_insert(struct host_table *t, uint8_t *addr, uint32_t *cls1)
+static bool ht_insert(struct host_table *t, struct ht_entry *e)
 {
-	uint8_t tmp[16];
-	uint32_t b, w, c;
+	struct ht_entry old = { 0 };
+	uint32_t b, w;
 	uint64_t h;
 	int kick;
 
 	for (kick = 0; kick < HT_KICKS; kick++) {
-		h = ht_hash(t, addr);
-		if (ht_put_free(t, lb_ht_bucket1(h, t->bmask), addr, *cls1) ||
-		    ht_put_free(t, lb_ht_bucket2(h, t->bmask), addr, *cls1))
+		h = ht_hash(t, e->addr, e->plen);
+		if (ht_put_free(t, lb_ht_bucket1(h, t->bmask), e) ||
+		    ht_put_free(t, lb_ht_bucket2(h, t->bmask), e))
 			return true;
 		t->rng = t->rng * 1103515245U + 12345U;
 		b = (t->rng >> 16) & 1 ? lb_ht_bucket2(h, t->bmask) : lb_ht_bucket1(h, t->bmask);
 		w = (t->rng >> 8) % LB_HT_WAYS;
-		memcpy(tmp, ht_addr(t, b, w), t->alen);
-		memcpy(ht_addr(t, b, w), addr, t->alen);
-		memcpy(addr, tmp, t->alen);
-		c = *ht_cls1(t, b, w);
-		*ht_cls1(t, b, w) = *cls1;
-		*cls1 = c;
+		memcpy(old.addr, ht_addr(t, b, w), t->alen);
+		old.cls1 = *ht_cls1(t, b, w);
+		old.plen = *ht_plen(t, b, w);
+		memcpy(ht_addr(t, b, w), e->addr, t->alen);
+		*ht_cls1(t, b, w) = e->cls1;
+		*ht_plen(t, b, w) = e->plen;
+		*e = old;
 	}
 	return false;
 }
@@ -489,6 +503,8 @@ static int ht_open(struct host_table *t, int fd, unsigned int family, uint8_t co
 	t->bsz = family == 4 ? sizeof(struct lb_ht4_bucket) : sizeof(struct lb_ht6_bucket);
 	t->cls_off = family == 4 ? offsetof(struct lb_ht4_bucket, cls1)
 				 : offsetof(struct lb_ht6_bucket, cls1);
+	t->plen_off = family == 4 ? offsetof(struct lb_ht4_bucket, plen)
+				  : offsetof(struct lb_ht6_bucket, plen);
 	while (nb < LB_HT_BUCKETS && (size_t)nb * LB_HT_WAYS * 3 < n * 4)
 		nb *= 2;
 	t->bmask = nb - 1;
@@ -536,90 +552,147 @@ static void copy_info_table(struct lb_copy_info *ci, uint32_t t, size_t n_host, 
 		ci->zero_cls[t] = *zero_cls;
 }
 
-/* The host table of a table takes its longest prefixes (lb_fw.h); 0 when it has only /0. */
-static unsigned int host_plen(const struct lb_prefix_cls *v, size_t n, unsigned int family)
+/*
+ * The host table of a table takes the prefixes of its LB_HT_LENGTHS longest
+ * distinct lengths (lb_fw.h), /0 aside: into lens[], longest first; returns
+ * how many.
+ */
+static unsigned int host_lengths(const struct lb_prefix_cls *v, size_t n, unsigned int family,
+				 uint8_t lens[LB_HT_LENGTHS])
 {
-	unsigned int plen = 0;
+	bool seen[129] = { false };
+	unsigned int k = 0;
+	int plen;
 	size_t i;
 
 	for (i = 0; i < n; i++)
-		if (v[i].cidr.family == family && v[i].cidr.plen > plen)
-			plen = v[i].cidr.plen;
-	return plen;
+		if (v[i].cidr.family == family && v[i].cidr.plen <= 128)
+			seen[v[i].cidr.plen] = true;
+	for (plen = 128; plen > 0 && k < LB_HT_LENGTHS; plen--)
+		if (seen[plen])
+			lens[k++] = (uint8_t)plen;
+	return k;
 }
 
-static void host_mask(struct lb_copy_info *ci, uint32_t t, unsigned int plen)
+static void mask_of(uint8_t mask[16], unsigned int plen)
 {
 	unsigned int i;
 
-	ci->host_plen[t] = (uint8_t)plen;
 	for (i = 0; i < 16; i++)
-		ci->host_mask[t][i] = plen >= 8 * (i + 1) ? 0xff
-				      : plen > 8 * i ? (uint8_t)(0xff << (8 * (i + 1) - plen)) : 0;
+		mask[i] = plen >= 8 * (i + 1) ? 0xff
+			  : plen > 8 * i ? (uint8_t)(0xff << (8 * (i + 1) - plen)) : 0;
 }
 
-static size_t count_plen(const struct lb_prefix_cls *v, size_t n, unsigned int family,
-			 unsigned int plen)
+static void host_lengths_info(struct lb_copy_info *ci, uint32_t t, const uint8_t *lens,
+			      unsigned int k)
 {
-	size_t i, k = 0;
+	unsigned int i;
 
-	for (i = 0; i < n; i++)
-		k += v[i].cidr.family == family && v[i].cidr.plen == plen;
-	return k;
+	ci->host_nlen[t] = (uint8_t)k;
+	memset(ci->host_plen[t], 0, sizeof(ci->host_plen[t]));
+	memset(ci->host_mask[t], 0, sizeof(ci->host_mask[t]));
+	for (i = 0; i < k; i++) {
+		ci->host_plen[t][i] = lens[i];
+		mask_of(ci->host_mask[t][i], lens[i]);
+	}
+}
+
+static int len_index(const uint8_t *lens, unsigned int k, unsigned int plen)
+{
+	unsigned int i;
+
+	for (i = 0; i < k; i++)
+		if (lens[i] == plen)
+			return (int)i;
+	return -1;
 }
 
 /*
  * One family of one direction's class table: the prefixes of its longest
- * length (hosts, /32 or /128, in a host list) into the host table, the others,
- * and any the table has no slot for, into the LPM trie.  Records in *ci what
- * the datapath may skip.
+ * lengths (hosts, /32 or /128, in a host list) into the host table, length
+ * by length, longest first; the others, and any the table has no slot for,
+ * into the LPM trie.  A spilled entry of length L in the trie must not be
+ * hidden by a table hit of a shorter length: once an entry spills, no
+ * shorter length is placed, and the lengths below the longest spilled one
+ * are not listed, their prefixes go to the trie (lb_fw.h).  Records in *ci
+ * what the datapath may skip.
  */
 static int write_prefixes(const struct prefix_maps *pm, const struct lb_prefix_cls *v, size_t n,
 			  uint8_t copy, struct lb_copy_info *ci, struct lb_err *err)
 {
 	size_t lsz = pm->family == 4 ? sizeof(struct lb_lpm4_key) : sizeof(struct lb_lpm6_key);
-	unsigned int full = host_plen(v, n, pm->family);
-	size_t n_long = full ? count_plen(v, n, pm->family, full) : 0;
+	uint8_t lens[LB_HT_LENGTHS];
+	unsigned int k = host_lengths(v, n, pm->family, lens), listed = 0, j, spill_plen = 0;
 	struct lb_class_val *lvals = calloc(n + 1, sizeof(*lvals));
+	struct ht_entry *spill = calloc(n + 1, sizeof(*spill));
 	char *lkeys = calloc(n + 1, lsz);
 	const uint32_t *zero_cls = NULL;
 	struct host_table ht = { 0 };
-	size_t i, nl = 0, nh = 0;
+	size_t i, nl = 0, nh = 0, n_tab = 0, n_spill = 0;
 	int r = 0;
 
-	if (!lkeys || !lvals) {
+	if (!lkeys || !lvals || !spill) {
 		r = lb_errf(err, ENOMEM, "writing %s: out of memory", pm->lpm_name);
 		goto out;
 	}
-	if (n_long)
-		r = ht_open(&ht, pm->ht, pm->family, copy, n_long, err);
-	for (i = 0; i < n && !r; i++) {
-		struct lb_cidr left = v[i].cidr;
-		uint32_t cls1 = v[i].cls + 1;
+	for (i = 0; i < n; i++)
+		n_tab += v[i].cidr.family == pm->family && len_index(lens, k, v[i].cidr.plen) >= 0;
+	if (n_tab)
+		r = ht_open(&ht, pm->ht, pm->family, copy, n_tab, err);
+	/* Length by length, longest first, until one spills. */
+	for (j = 0; j < k && n_tab && !r && !n_spill; j++) {
+		for (i = 0; i < n; i++) {
+			struct ht_entry e = { .plen = lens[j], .cls1 = v[i].cls + 1 };
 
-		if (v[i].cidr.family != pm->family)
-			continue;
-		if (n_long && v[i].cidr.plen == full) {
-			if (ht_insert(&ht, left.addr, &cls1)) {
-				nh++;
+			if (v[i].cidr.family != pm->family || v[i].cidr.plen != lens[j])
 				continue;
-			}
+			memcpy(e.addr, v[i].cidr.addr, sizeof(e.addr));
+			if (ht_insert(&ht, &e))
+				continue;
 			/* No slot for one of them: the trie's longest match finds it there. */
-		} else if (!v[i].cidr.plen) {
-			zero_cls = &v[i].cls;
+			spill[n_spill++] = e;
+			if (e.plen > spill_plen)
+				spill_plen = e.plen;
 		}
-		lpm_key(lkeys + nl * lsz, &left, copy);
-		lvals[nl++].cls = cls1 - 1;
+		listed = j + 1;
 	}
+	/* No listed length below a spilled one (nor any length not placed). */
+	while (listed && lens[listed - 1] < spill_plen)
+		listed--;
 	ht_close(&ht);
+	for (i = 0; i < n; i++) {
+		struct lb_cidr c = v[i].cidr;
+
+		if (c.family != pm->family)
+			continue;
+		if (len_index(lens, listed, c.plen) >= 0) {
+			nh++;
+			continue;
+		}
+		if (!c.plen)
+			zero_cls = &v[i].cls;
+		lpm_key(lkeys + nl * lsz, &c, copy);
+		lvals[nl++].cls = v[i].cls;
+	}
+	for (i = 0; i < n_spill; i++) {
+		struct lb_cidr c = { .family = (uint8_t)pm->family, .plen = spill[i].plen };
+
+		if (len_index(lens, listed, c.plen) < 0)
+			continue;	/* its length is in the trie already */
+		nh--;
+		memcpy(c.addr, spill[i].addr, pm->family == 4 ? 4 : 16);
+		lpm_key(lkeys + nl * lsz, &c, copy);
+		lvals[nl++].cls = spill[i].cls1 - 1;
+	}
 	if (!r)
 		r = update_many(pm->lpm, pm->lpm_name, lkeys, lsz, lvals, sizeof(*lvals), nl, err);
 	copy_info_table(ci, pm->t, nh, nl - (zero_cls != NULL), zero_cls);
-	host_mask(ci, pm->t, nh ? full : 0);
+	host_lengths_info(ci, pm->t, lens, nh ? listed : 0);
 	ci->host_bmask[pm->t] = ht.bmask;
 out:
 	free(lkeys);
 	free(lvals);
+	free(spill);
 	return r;
 }
 

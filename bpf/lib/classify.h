@@ -9,7 +9,7 @@
  *   void lb_rule_stage(pkt, copy, ci, ifc, d)
  *					the rule stage (lb_fw.h): address
  *					classes (the table of the longest
- *					prefixes, else LPM), three
+ *					prefix lengths, else LPM), three
  *					array lookups, one lookup to a rule
  *					(dense array, else hash), else the
  *					interface default; counts the rule's
@@ -86,11 +86,12 @@ static __always_inline bool lb_failsafe(const struct lb_pkt *pkt, __u32 copy,
 }
 
 /*
- * Host tables (lb_fw.h): the address masked to the table's prefix length, in
- * one of two buckets of four slots.  The loops are unrolled: a bucket is
- * four compares after one inlined array lookup.
+ * Host tables (lb_fw.h): the address masked to each of the table's prefix
+ * lengths, longest first, in one of two buckets of four slots.  The probe
+ * loops are unrolled: a bucket is four compares after one inlined array
+ * lookup.  The loop over lengths is bounded by LB_HT_LENGTHS.
  */
-static __always_inline bool lb_ht4_probe(void *map, __u32 k, __u32 a, __u32 *cls)
+static __always_inline bool lb_ht4_probe(void *map, __u32 k, __u32 a, __u32 plen, __u32 *cls)
 {
 	struct lb_ht4_bucket *b = bpf_map_lookup_elem(map, &k);
 	__u32 i, x;
@@ -100,7 +101,7 @@ static __always_inline bool lb_ht4_probe(void *map, __u32 k, __u32 a, __u32 *cls
 #pragma unroll
 	for (i = 0; i < LB_HT_WAYS; i++) {
 		__builtin_memcpy(&x, b->addr[i], 4);
-		if (x == a && b->cls1[i]) {
+		if (x == a && b->plen[i] == plen && b->cls1[i]) {
 			*cls = b->cls1[i] - 1;
 			return true;
 		}
@@ -112,19 +113,29 @@ static __always_inline bool lb_ht4_lookup(void *map, const __u8 *addr,
 					  const struct lb_copy_info *ci, __u32 t, __u32 copy,
 					  __u32 *cls)
 {
-	__u32 a, m, base = (copy & 1) * LB_HT_BUCKETS, bmask;
+	__u32 a, x, m, plen, base = (copy & 1) * LB_HT_BUCKETS, bmask;
+	__u32 n = ci->host_nlen[t & 3];
 	__u64 h;
+	__u32 j;
 
 	bmask = ci->host_bmask[t & 3] & (LB_HT_BUCKETS - 1);
 	__builtin_memcpy(&a, addr, 4);
-	__builtin_memcpy(&m, ci->host_mask[t & 3], 4);
-	a &= m;
-	h = lb_ht_hash(a, 0);
-	return lb_ht4_probe(map, base + lb_ht_bucket1(h, bmask), a, cls) ||
-	       lb_ht4_probe(map, base + lb_ht_bucket2(h, bmask), a, cls);
+	for (j = 0; j < LB_HT_LENGTHS; j++) {
+		if (j >= n)
+			break;
+		__builtin_memcpy(&m, ci->host_mask[t & 3][j], 4);
+		plen = ci->host_plen[t & 3][j];
+		x = a & m;
+		h = lb_ht_hash_len(x, 0, plen);
+		if (lb_ht4_probe(map, base + lb_ht_bucket1(h, bmask), x, plen, cls) ||
+		    lb_ht4_probe(map, base + lb_ht_bucket2(h, bmask), x, plen, cls))
+			return true;
+	}
+	return false;
 }
 
-static __always_inline bool lb_ht6_probe(void *map, __u32 k, __u64 a0, __u64 a1, __u32 *cls)
+static __always_inline bool lb_ht6_probe(void *map, __u32 k, __u64 a0, __u64 a1, __u32 plen,
+					 __u32 *cls)
 {
 	struct lb_ht6_bucket *b = bpf_map_lookup_elem(map, &k);
 	__u64 x0, x1;
@@ -136,7 +147,7 @@ static __always_inline bool lb_ht6_probe(void *map, __u32 k, __u64 a0, __u64 a1,
 	for (i = 0; i < LB_HT_WAYS; i++) {
 		__builtin_memcpy(&x0, b->addr[i], 8);
 		__builtin_memcpy(&x1, b->addr[i] + 8, 8);
-		if (x0 == a0 && x1 == a1 && b->cls1[i]) {
+		if (x0 == a0 && x1 == a1 && b->plen[i] == plen && b->cls1[i]) {
 			*cls = b->cls1[i] - 1;
 			return true;
 		}
@@ -148,24 +159,32 @@ static __always_inline bool lb_ht6_lookup(void *map, const __u8 *addr,
 					  const struct lb_copy_info *ci, __u32 t, __u32 copy,
 					  __u32 *cls)
 {
-	__u32 base = (copy & 1) * LB_HT_BUCKETS, bmask;
-	__u64 a0, a1, m0, m1, h;
+	__u32 base = (copy & 1) * LB_HT_BUCKETS, bmask, plen, j;
+	__u32 n = ci->host_nlen[t & 3];
+	__u64 a0, a1, m0, m1, x0, x1, h;
 
 	bmask = ci->host_bmask[t & 3] & (LB_HT_BUCKETS - 1);
 	__builtin_memcpy(&a0, addr, 8);
 	__builtin_memcpy(&a1, addr + 8, 8);
-	__builtin_memcpy(&m0, ci->host_mask[t & 3], 8);
-	__builtin_memcpy(&m1, ci->host_mask[t & 3] + 8, 8);
-	a0 &= m0;
-	a1 &= m1;
-	h = lb_ht_hash(a0, a1);
-	return lb_ht6_probe(map, base + lb_ht_bucket1(h, bmask), a0, a1, cls) ||
-	       lb_ht6_probe(map, base + lb_ht_bucket2(h, bmask), a0, a1, cls);
+	for (j = 0; j < LB_HT_LENGTHS; j++) {
+		if (j >= n)
+			break;
+		__builtin_memcpy(&m0, ci->host_mask[t & 3][j], 8);
+		__builtin_memcpy(&m1, ci->host_mask[t & 3][j] + 8, 8);
+		plen = ci->host_plen[t & 3][j];
+		x0 = a0 & m0;
+		x1 = a1 & m1;
+		h = lb_ht_hash_len(x0, x1, plen);
+		if (lb_ht6_probe(map, base + lb_ht_bucket1(h, bmask), x0, x1, plen, cls) ||
+		    lb_ht6_probe(map, base + lb_ht_bucket2(h, bmask), x0, x1, plen, cls))
+			return true;
+	}
+	return false;
 }
 
 /*
- * The class of an address in table t (LB_CI_T): the exact entry of the
- * table's longest prefix length first when the copy has any (a hit is the
+ * The class of an address in table t (LB_CI_T): the exact entries of the
+ * table's longest prefix lengths first when the copy has any (a hit is the
  * longest match), then the longest prefix in the trie, or, when /0 is
  * the trie's only prefix, /0's class without asking the trie.  False when
  * nothing matches.

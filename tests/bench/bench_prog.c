@@ -4,13 +4,16 @@
  * mode) for policies of 10, 1,000, 10,000 and 100,000 rules, beside an empty
  * XDP program, measured side by side in one run (A B A B ...), medians.
  *
- * Three policy shapes, each a deny rule per source, udp dport 9000:
+ * Four policy shapes, each a deny rule per source, udp dport 9000:
  *   - IPv4 /32 hosts (198.18.0.0/15): the host table path;
  *   - IPv6 /56 prefixes (2001:db8::/32): the longest prefixes, so the host
  *     table path too;
- *   - the same /56s plus one /64: the /64 is now the longest prefix, so the
- *     /56s go to the LPM trie, whose lookup is the one cost here that grows
- *     with the number of prefixes.
+ *   - the same /56s plus one /64: two lengths, both in the host table
+ *     (it holds up to LB_HT_LENGTHS), a /64 probe that misses, then the /56;
+ *   - the same /56s plus five longer prefixes (/64, /72, /80, /96, /128): six
+ *     lengths, so the host table takes the four longest and the /56s go to
+ *     the LPM trie, whose lookup is the one cost here that grows with the
+ *     number of prefixes.
  * The packet comes from a source that one deny rule among N matches, so every
  * run goes through parse, failsafe, conntrack miss, the classifier lookups,
  * counters and the event token bucket.
@@ -48,17 +51,20 @@ static int setup_ns(char *dir, size_t len)
 	return system("ip link set lo up") ? -EIO : 0;
 }
 
-enum shape { V4_HOST, V6_PREFIX, V6_TRIE, N_SHAPES };
+enum shape { V4_HOST, V6_PREFIX, V6_TWO_LENS, V6_TRIE, N_SHAPES };
 
 static const char *const shape_names[N_SHAPES] = {
 	"lb_fw_xdp, IPv4 /32 sources (host table)",
 	"lb_fw_xdp, IPv6 /56 sources (host table)",
-	"lb_fw_xdp, IPv6 /56 sources + one /64 (LPM trie)",
+	"lb_fw_xdp, IPv6 /56 sources + one /64 (host table, 2 lengths)",
+	"lb_fw_xdp, IPv6 /56 sources + 5 longer, 6 lengths (LPM trie)",
 };
 
 /*
  * N deny rules, udp dport 9000, one per source: 198.18.x.y/32 (V4_HOST) or
- * 2001:db8:XXXX:YY00::/56, with one more for 2001:db8:ffff:ff00::/64 (V6_TRIE).
+ * 2001:db8:XXXX:YY00::/56, with one more for 2001:db8:ffff:ff00::/64
+ * (V6_TWO_LENS, V6_TRIE) and four more of other lengths (V6_TRIE); none of
+ * these contains the packet's source.
  */
 static char *policy_text(int n, enum shape shape)
 {
@@ -69,10 +75,22 @@ static char *policy_text(int n, enum shape shape)
 	if (!s)
 		return NULL;
 	off += snprintf(s + off, cap - off, "{\"default\": \"allow\", \"rules\": [");
-	if (shape == V6_TRIE)
+	if (shape == V6_TWO_LENS || shape == V6_TRIE)
 		off += snprintf(s + off, cap - off,
 				"{\"id\": \"longest\", \"src\": \"2001:db8:ffff:ff00::/64\", "
 				"\"proto\": \"udp\", \"dport\": 9000, \"action\": \"deny\"},");
+	if (shape == V6_TRIE) {
+		static const char *const more[] = { "2001:db8:ffff:fe00::/72",
+						    "2001:db8:ffff:fd00::/80",
+						    "2001:db8:ffff:fc00::/96",
+						    "2001:db8:ffff:fb00::1/128" };
+
+		for (size_t j = 0; j < sizeof(more) / sizeof(more[0]); j++)
+			off += snprintf(s + off, cap - off,
+					"{\"id\": \"more%zu\", \"src\": \"%s\", "
+					"\"proto\": \"udp\", \"dport\": 9000, "
+					"\"action\": \"deny\"},", j, more[j]);
+	}
 	for (int i = 0; i < n; i++) {
 		char src[64];
 

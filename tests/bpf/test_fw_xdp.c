@@ -789,6 +789,133 @@ out:
 	ASSERT_OK(policy_install(LB_ACT_DENY), "the test policy back");
 }
 
+/*
+ * Several prefix lengths in one host table (lb_fw.h): IPv6 /64, /56 and /48,
+ * the /64 and a /56 with the same masked address; IPv4 /32, /24, /16, /12 in
+ * the table and /8, the fifth length, in the trie.  Longest match wins.
+ */
+static const char POLICY_LENGTHS[] = "{'default': 'deny', 'rules': ["
+	"{'id': 'd32', 'src': '198.18.64.0/32', 'proto': 'udp', 'dport': 9000, 'action': 'deny'},"
+	"{'id': 'a24', 'src': '198.18.64.0/24', 'proto': 'udp', 'dport': 9000, 'action': 'allow'},"
+	"{'id': 'd16', 'src': '198.18.0.0/16', 'proto': 'udp', 'dport': 9000, 'action': 'deny'},"
+	"{'id': 'a12', 'src': '198.16.0.0/12', 'proto': 'udp', 'dport': 9000, 'action': 'allow'},"
+	"{'id': 'd8', 'src': '198.0.0.0/8', 'proto': 'udp', 'dport': 9000, 'action': 'deny'},"
+	"{'id': 'a64', 'src': '2001:db8:aa:bb00::/64', 'proto': 'udp', 'dport': 9000,"
+	" 'action': 'allow'},"
+	"{'id': 'd56', 'src': '2001:db8:aa:bb00::/56', 'proto': 'udp', 'dport': 9000,"
+	" 'action': 'deny'},"
+	"{'id': 'a48', 'src': '2001:db8:aa::/48', 'proto': 'udp', 'dport': 9000,"
+	" 'action': 'allow'}]}";
+
+static const struct fw_case length_cases[] = {
+	{ "len_v4_32", XDP, { IN4("198.18.64.0"), UDP(1, 9000) }, DROP(LB_R_RULE_DENY) },
+	{ "len_v4_24", XDP, { IN4("198.18.64.1"), UDP(1, 9000) }, PASS(LB_R_RULE_ALLOW) },
+	{ "len_v4_24_top", XDP, { IN4("198.18.64.255"), UDP(1, 9000) }, PASS(LB_R_RULE_ALLOW) },
+	{ "len_v4_16", XDP, { IN4("198.18.65.0"), UDP(1, 9000) }, DROP(LB_R_RULE_DENY) },
+	{ "len_v4_12", XDP, { IN4("198.17.64.0"), UDP(1, 9000) }, PASS(LB_R_RULE_ALLOW) },
+	{ "len_v4_8_trie", XDP, { IN4("198.100.64.0"), UDP(1, 9000) }, DROP(LB_R_RULE_DENY) },
+	{ "len_v4_0", XDP, { IN4("199.18.64.0"), UDP(1, 9000) }, DROP(LB_R_DEFAULT_DENY) },
+	{ "len_v6_64", XDP, { IN6("2001:db8:aa:bb00::1"), UDP(1, 9000) }, PASS(LB_R_RULE_ALLOW) },
+	{ "len_v6_56_same_bits", XDP, { IN6("2001:db8:aa:bb01::1"), UDP(1, 9000) },
+	  DROP(LB_R_RULE_DENY) },
+	{ "len_v6_56", XDP, { IN6("2001:db8:aa:bbff::1"), UDP(1, 9000) }, DROP(LB_R_RULE_DENY) },
+	{ "len_v6_48", XDP, { IN6("2001:db8:aa:bc00::1"), UDP(1, 9000) }, PASS(LB_R_RULE_ALLOW) },
+	{ "len_v6_0", XDP, { IN6("2001:db8:ab::1"), UDP(1, 9000) }, DROP(LB_R_DEFAULT_DENY) },
+};
+
+static void test_host_lengths(void)
+{
+	static const uint8_t v4[] = { 32, 24, 16, 12 }, v6[] = { 64, 56, 48 };
+	struct lb_copy_info ci;
+	unsigned int i;
+
+	if (!ASSERT_OK(policy_install_text(POLICY_LENGTHS), "policy of five and three lengths"))
+		goto out;
+	RUN_CASES(length_cases);
+	if (ASSERT_OK(copy_info_active(&ci), "copy info")) {
+		ASSERT_EQ(ci.host_nlen[LB_CI_T(0, 0)], LB_HT_LENGTHS, "v4: four lengths listed");
+		for (i = 0; i < sizeof(v4); i++)
+			ASSERT_EQ(ci.host_plen[LB_CI_T(0, 0)][i], v4[i], "v4 lengths, longest first");
+		ASSERT_TRUE(ci.flags & LB_CI_TRIE(LB_CI_T(0, 0)), "v4: the /8 is in the trie");
+		ASSERT_EQ(ci.host_nlen[LB_CI_T(0, 1)], 3, "v6: three lengths listed");
+		for (i = 0; i < sizeof(v6); i++)
+			ASSERT_EQ(ci.host_plen[LB_CI_T(0, 1)][i], v6[i], "v6 lengths, longest first");
+		ASSERT_TRUE(!(ci.flags & LB_CI_TRIE(LB_CI_T(0, 1))), "v6: only /0 in the trie");
+	}
+out:
+	ASSERT_OK(policy_install(LB_ACT_DENY), "the test policy back");
+}
+
+/*
+ * A full table of two lengths: 511 allowed /24s, each with 255 denied /32s
+ * (.0-.254) in it.  Some /32s spill into the trie; a /24 hit in the table
+ * would hide them, so the /24s must not be listed (they go to the trie too).
+ */
+#define SPILL_24S 511
+
+static char *policy_spill(void)
+{
+	size_t cap = 64 + (size_t)SPILL_24S * 256 * 100, off = 0;
+	char *s = malloc(cap);
+	int j, h;
+
+	if (!s)
+		return NULL;
+	off += (size_t)snprintf(s, cap, "{'default': 'deny', 'rules': [");
+	for (j = 0; j < SPILL_24S; j++) {
+		off += (size_t)snprintf(s + off, cap - off,
+					"%s{'id': 'n%d', 'src': '198.%d.%d.0/24', 'proto': 'udp',"
+					" 'dport': 9000, 'action': 'allow'}", j ? "," : "", j,
+					18 + (j >> 8), j & 255);
+		for (h = 0; h < 255; h++)
+			off += (size_t)snprintf(s + off, cap - off,
+						",{'id': 'h%d.%d', 'src': '198.%d.%d.%d', 'proto': 'udp',"
+						" 'dport': 9000, 'action': 'deny'}", j, h,
+						18 + (j >> 8), j & 255, h);
+	}
+	snprintf(s + off, cap - off, "]}");
+	return s;
+}
+
+static void test_host_lengths_spill(void)
+{
+	uint8_t spill[4][4];
+	struct lb_copy_info ci;
+	struct lb_active act;
+	char *text = policy_spill(), src[32];
+	size_t n, i;
+	int ret;
+
+	if (!ASSERT_OK_PTR(text, "policy text") ||
+	    !ASSERT_OK(policy_install_text(text), "130,305 /32s in 511 /24s")) {
+		free(text);
+		goto out;
+	}
+	free(text);
+	if (!ASSERT_OK(copy_info_active(&ci), "copy info") ||
+	    !ASSERT_OK(policy_active(&env.maps, &act), "active copy"))
+		goto out;
+	n = trie_hosts((uint8_t)act.copy, spill, 4);
+	ASSERT_TRUE(n > 0, "a full table spills /32s");
+	ASSERT_EQ(ci.host_nlen[LB_CI_T(0, 0)], 1, "only the /32s are listed");
+	ASSERT_EQ(ci.host_plen[LB_CI_T(0, 0)][0], 32, "the /32s");
+	for (i = 0; i < n + 4; i++) {
+		/* The spilled /32s, then two from the table, then two /24-only addresses. */
+		const uint8_t *a = i < n ? spill[i]
+			: i < n + 2 ? (const uint8_t[4]){ 198, 19, 254, (uint8_t)i }
+				    : (const uint8_t[4]){ 198, 18, (uint8_t)i, 255 };
+		struct pkt_spec p = { .family = 4, .dst = ME4, UDP(1, 9000) };
+
+		snprintf(src, sizeof(src), "%u.%u.%u.%u", a[0], a[1], a[2], a[3]);
+		p.src = src;
+		ret = -1;
+		ASSERT_OK(run_pkt(XDP, &p, &ret), "run");
+		ASSERT_EQ(ret, i < n + 2 ? XDP_DROP : XDP_PASS, src);
+	}
+out:
+	ASSERT_OK(policy_install(LB_ACT_DENY), "the test policy back");
+}
+
 static void test_policy_shapes(void)
 {
 	struct lb_copy_info ci;
@@ -798,8 +925,13 @@ static void test_policy_shapes(void)
 		goto out;
 	RUN_CASES(prefix_cases);
 	if (ASSERT_OK(copy_info_active(&ci), "copy info")) {
-		ASSERT_EQ(ci.host_plen[LB_CI_T(0, 0)], 24, "v4 source hash holds the /24s");
-		ASSERT_EQ(ci.host_plen[LB_CI_T(0, 1)], 56, "v6 source hash holds the /56s");
+		ASSERT_EQ(ci.host_nlen[LB_CI_T(0, 0)], 2, "v4 source table holds two lengths");
+		ASSERT_EQ(ci.host_plen[LB_CI_T(0, 0)][0], 24, "v4 source table: the /24s first");
+		ASSERT_EQ(ci.host_plen[LB_CI_T(0, 0)][1], 16, "v4 source table: then the /16");
+		ASSERT_EQ(ci.host_nlen[LB_CI_T(0, 1)], 2, "v6 source table holds two lengths");
+		ASSERT_EQ(ci.host_plen[LB_CI_T(0, 1)][0], 56, "v6 source table: the /56s first");
+		ASSERT_EQ(ci.host_plen[LB_CI_T(0, 1)][1], 48, "v6 source table: then the /48");
+		ASSERT_TRUE(!(ci.flags & LB_CI_TRIE(LB_CI_T(0, 0))), "no v4 source trie lookup");
 		ASSERT_TRUE(!(ci.flags & LB_CI_TRIE(LB_CI_T(1, 0))), "no v4 destination trie lookup");
 	}
 	wide = policy_wide();
@@ -1290,6 +1422,8 @@ int main(void)
 	RUN(test_rules);
 	RUN(test_policy_shapes);
 	RUN(test_host_table_full);
+	RUN(test_host_lengths);
+	RUN(test_host_lengths_spill);
 	RUN(test_nd_failsafe);
 	RUN(test_default_allow);
 	RUN(test_fragments);
