@@ -170,7 +170,7 @@ struct row {
 	double ns[RUNS];
 };
 
-static double median(struct row *r)
+static double median(const struct row *r)
 {
 	double s[RUNS];
 
@@ -266,19 +266,26 @@ int main(int argc, char **argv)
 		fclose(jf);
 	}
 	{
-		printf("| program | rules | ns/packet median | min-max | vs 10 rules | vs empty |\n");
-		printf("|---|---:|---:|---:|---:|---:|\n");
+		/*
+		 * This VM has phases of seconds where everything runs ~1.4x slower;
+		 * they hit whole runs, so the best sample's ratio is shown beside the
+		 * median's: it is the one the noise cannot inflate.
+		 */
+		printf("| program | rules | ns/packet median | min-max | vs 10 rules (median) "
+		       "| vs 10 rules (min) | vs empty |\n");
+		printf("|---|---:|---:|---:|---:|---:|---:|\n");
 		for (size_t i = 0; i < n_rows; i++) {
 			/* Ratio against the 10-rule row of the same shape. */
-			double base = i ? median(&rows[1 + rows[i].shape * N_COUNTS]) : 0;
+			const struct row *b = &rows[1 + rows[i].shape * N_COUNTS];
+			char vs[16] = "-", vsmin[16] = "-";
 
-			char vs[16] = "-";
-
-			if (i)
-				snprintf(vs, sizeof(vs), "%.2fx", median(&rows[i]) / base);
-			printf("| %s | %d | %.1f | %.1f-%.1f | %s | %.2fx |\n", rows[i].name,
+			if (i) {
+				snprintf(vs, sizeof(vs), "%.2fx", median(&rows[i]) / median(b));
+				snprintf(vsmin, sizeof(vsmin), "%.2fx", minv(&rows[i]) / minv(b));
+			}
+			printf("| %s | %d | %.1f | %.1f-%.1f | %s | %s | %.2fx |\n", rows[i].name,
 			       rows[i].rules, median(&rows[i]), minv(&rows[i]), maxv(&rows[i]), vs,
-			       median(&rows[i]) / median(&rows[0]));
+			       vsmin, median(&rows[i]) / median(&rows[0]));
 		}
 	}
 	maps_close(&m);
