@@ -46,6 +46,9 @@
  * ICMPv6 the link needs whatever the policy says: neighbour discovery
  * (133-137) and multicast listener discovery (130-132, MLDv2 report 143),
  * else a default deny breaks IPv6 neighbours and MLD-snooping switches.
+ * Only as the RFCs send them, which also proves they are link-local: ND
+ * with hop limit 255 (RFC 4861), MLD with hop limit 1 (RFC 2710, 3810).
+ * Anything else of those types goes through failsafe, conntrack and rules.
  */
 static __always_inline bool lb_is_nd(const struct lb_pkt *pkt)
 {
@@ -53,7 +56,9 @@ static __always_inline bool lb_is_nd(const struct lb_pkt *pkt)
 
 	if (pkt->family != 6 || pkt->proto != LB_IPPROTO_ICMPV6)
 		return false;
-	return (t >= 130 && t <= 137) || t == 143;
+	if (t >= 133 && t <= 137)
+		return pkt->hop_limit == 255;
+	return (t >= 130 && t <= 132) || t == 143 ? pkt->hop_limit == 1 : false;
 }
 
 /* Stages 5-9 for a whole packet or a first fragment. */

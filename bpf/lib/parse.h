@@ -84,7 +84,7 @@ struct lb_pkt {
 	__u8 tcp_flags;
 	__u8 icmp_type;
 	__u8 icmp_code;
-	__u8 pad;
+	__u8 hop_limit;		/* IPv6 hop limit (ND must carry 255, MLD 1) */
 	__u16 l4_off;		/* L4 header offset from data; 0 when there is none */
 	__u16 pad2;
 } __attribute__((aligned(8)));	/* addresses are read as 64-bit words (ct.h) */
@@ -292,6 +292,7 @@ static __always_inline int lb_parse_ipv6(struct lb_cursor *c, struct lb_pkt *pkt
 	pkt->family = 6;
 	__builtin_memcpy(pkt->saddr, &ip6->saddr, 16);
 	__builtin_memcpy(pkt->daddr, &ip6->daddr, 16);
+	pkt->hop_limit = ip6->hop_limit;
 	c->pos = ip6 + 1;
 	return lb_parse_ipv6_ext(c, pkt, ip6->nexthdr);
 }

@@ -65,6 +65,7 @@ struct pkt_spec {
 	uint16_t icmp_id;		/* echo id, host order */
 	const struct pkt_spec *inner;	/* ICMP error: the packet it is about */
 
+	uint8_t hop_limit;		/* IPv6 hop limit; 0: 64 */
 	uint16_t payload;		/* bytes after the L4 header */
 	uint16_t cut;			/* bytes removed from the end */
 };
@@ -321,7 +322,7 @@ static inline size_t pkt_ipv6(const struct pkt_spec *s, uint8_t *p, size_t cap)
 	memset(p, 0, 40);
 	p[0] = (uint8_t)((s->version ? s->version : 6) << 4);
 	p[6] = s->n_ext ? s->ext[0] : s->proto;
-	p[7] = 64;
+	p[7] = s->hop_limit ? s->hop_limit : 64;
 	if (!pkt_addr(AF_INET6, s->src, s->saddr, p + 8) ||
 	    !pkt_addr(AF_INET6, s->dst, s->daddr, p + 24))
 		return 0;
