@@ -47,17 +47,7 @@ static bool failsafe_covers(const struct lb_failsafe *n, const struct lb_failsaf
 		return false;
 	if (n->dport && n->dport != o->dport)
 		return false;
-	if (!n->src.family)
-		return true;
-	if (n->src.family != o->src.family || n->src.plen > o->src.plen)
-		return false;
-	for (int bit = 0; bit < n->src.plen; bit++) {
-		int byte = bit / 8, mask = 0x80 >> (bit % 8);
-
-		if ((n->src.addr[byte] & mask) != (o->src.addr[byte] & mask))
-			return false;
-	}
-	return true;
+	return cidr_contains(&n->src, &o->src);
 }
 
 static int check_failsafe_kept(const struct lb_policy *old, const struct lb_policy *p,

@@ -753,14 +753,26 @@ static size_t trie_hosts(uint8_t copy, uint8_t (*out)[4], size_t max)
 	return n;
 }
 
+/* One IPv4/UDP packet to port 9000 from source a; its XDP verdict must be want. */
+static void run_src4(const uint8_t a[4], int want)
+{
+	struct pkt_spec p = { .family = 4, .dst = ME4, UDP(1, 9000) };
+	char src[32];
+	int ret = -1;
+
+	snprintf(src, sizeof(src), "%u.%u.%u.%u", a[0], a[1], a[2], a[3]);
+	p.src = src;
+	ASSERT_OK(run_pkt(XDP, &p, &ret), "run");
+	ASSERT_EQ(ret, want, src);
+}
+
 static void test_host_table_full(void)
 {
 	uint8_t spill[4][4];
 	struct lb_copy_info ci;
 	struct lb_active act;
-	char *text = policy_full(), src[32];
+	char *text = policy_full();
 	size_t n, i;
-	int ret;
 
 	if (!ASSERT_OK_PTR(text, "policy text") ||
 	    !ASSERT_OK(policy_install_text(text), "131,071 /32 sources")) {
@@ -777,13 +789,8 @@ static void test_host_table_full(void)
 	for (i = 0; i < n + 2; i++) {
 		/* The spilled sources, then two from the table. */
 		const uint8_t *a = i < n ? spill[i] : (const uint8_t[4]){ 198, 19, 254, (uint8_t)i };
-		struct pkt_spec p = { .family = 4, .dst = ME4, UDP(1, 9000) };
 
-		snprintf(src, sizeof(src), "%u.%u.%u.%u", a[0], a[1], a[2], a[3]);
-		p.src = src;
-		ret = -1;
-		ASSERT_OK(run_pkt(XDP, &p, &ret), "run");
-		ASSERT_EQ(ret, XDP_DROP, src);
+		run_src4(a, XDP_DROP);
 	}
 out:
 	ASSERT_OK(policy_install(LB_ACT_DENY), "the test policy back");
@@ -882,9 +889,8 @@ static void test_host_lengths_spill(void)
 	uint8_t spill[4][4];
 	struct lb_copy_info ci;
 	struct lb_active act;
-	char *text = policy_spill(), src[32];
+	char *text = policy_spill();
 	size_t n, i;
-	int ret;
 
 	if (!ASSERT_OK_PTR(text, "policy text") ||
 	    !ASSERT_OK(policy_install_text(text), "130,305 /32s in 511 /24s")) {
@@ -904,13 +910,8 @@ static void test_host_lengths_spill(void)
 		const uint8_t *a = i < n ? spill[i]
 			: i < n + 2 ? (const uint8_t[4]){ 198, 19, 254, (uint8_t)i }
 				    : (const uint8_t[4]){ 198, 18, (uint8_t)i, 255 };
-		struct pkt_spec p = { .family = 4, .dst = ME4, UDP(1, 9000) };
 
-		snprintf(src, sizeof(src), "%u.%u.%u.%u", a[0], a[1], a[2], a[3]);
-		p.src = src;
-		ret = -1;
-		ASSERT_OK(run_pkt(XDP, &p, &ret), "run");
-		ASSERT_EQ(ret, i < n + 2 ? XDP_DROP : XDP_PASS, src);
+		run_src4(a, i < n + 2 ? XDP_DROP : XDP_PASS);
 	}
 out:
 	ASSERT_OK(policy_install(LB_ACT_DENY), "the test policy back");
