@@ -118,18 +118,26 @@ struct lb_lpm6_key {
 #define LB_HT_WAYS	4
 #define LB_HT_BUCKETS	(1U << 15)	/* per copy: 131,072 slots, the per-copy prefix limit */
 
+/*
+ * more: some entry whose first bucket this is sits in its second one.  A
+ * miss in a first bucket without it is a miss: the second bucket, another
+ * random cache line, is read only when it may hold the entry.  The writer
+ * sets it after placing every entry (kicks move entries between buckets).
+ */
 struct lb_ht4_bucket {
 	__u8 addr[LB_HT_WAYS][4];	/* network order, masked to plen */
 	__u32 cls1[LB_HT_WAYS];		/* class + 1; 0: an empty slot */
 	__u8 plen[LB_HT_WAYS];		/* the entry's prefix length */
-	__u8 pad[4];			/* an array spaces its values 8 bytes apart */
+	__u8 more;
+	__u8 pad[3];			/* an array spaces its values 8 bytes apart */
 };
 
 struct lb_ht6_bucket {
 	__u8 addr[LB_HT_WAYS][16];
 	__u32 cls1[LB_HT_WAYS];
 	__u8 plen[LB_HT_WAYS];
-	__u8 pad[4];
+	__u8 more;
+	__u8 pad[3];
 };
 
 _Static_assert(sizeof(struct lb_ht4_bucket) % 8 == 0 && sizeof(struct lb_ht6_bucket) % 8 == 0,
@@ -209,6 +217,10 @@ struct lb_copy_info {
 #define LB_CI_FS4		(1U << 8)
 #define LB_CI_FS6		(1U << 9)
 #define LB_CI_DENSE		(1U << 10)
+/* Every protocol / destination port / source port is in class 0: no lookup. */
+#define LB_CI_PROTO1		(1U << 11)
+#define LB_CI_DPORT1		(1U << 12)
+#define LB_CI_SPORT1		(1U << 13)
 
 #define LB_CI_SRC_HOST4 LB_CI_HOST(LB_CI_T(0, 0))
 #define LB_CI_SRC_HOST6 LB_CI_HOST(LB_CI_T(0, 1))

@@ -402,7 +402,7 @@ struct host_table {
 	void *map;		/* the whole map, mapped */
 	size_t len;
 	uint8_t *buckets;	/* this copy's part */
-	size_t bsz, cls_off, plen_off;	/* bucket size, offsets of cls1 and plen in it */
+	size_t bsz, cls_off, plen_off, more_off;	/* bucket size, offsets of fields in it */
 	unsigned int alen;	/* address bytes: 4 or 16 */
 	uint32_t bmask;
 	uint32_t rng;		/* the random walk's; a fixed seed, so placement is reproducible */
@@ -421,6 +421,11 @@ static uint32_t *ht_cls1(const struct host_table *t, uint32_t b, unsigned int wa
 static uint8_t *ht_plen(const struct host_table *t, uint32_t b, unsigned int way)
 {
 	return t->buckets + (size_t)b * t->bsz + t->plen_off + way;
+}
+
+static uint8_t *ht_more(const struct host_table *t, uint32_t b)
+{
+	return t->buckets + (size_t)b * t->bsz + t->more_off;
 }
 
 /* An entry: a masked address, its prefix length and class + 1. */
@@ -505,6 +510,8 @@ static int ht_open(struct host_table *t, int fd, unsigned int family, uint8_t co
 				 : offsetof(struct lb_ht6_bucket, cls1);
 	t->plen_off = family == 4 ? offsetof(struct lb_ht4_bucket, plen)
 				  : offsetof(struct lb_ht6_bucket, plen);
+	t->more_off = family == 4 ? offsetof(struct lb_ht4_bucket, more)
+				  : offsetof(struct lb_ht6_bucket, more);
 	while (nb < LB_HT_BUCKETS && (size_t)nb * LB_HT_WAYS * 3 < n * 4)
 		nb *= 2;
 	t->bmask = nb - 1;
@@ -520,10 +527,34 @@ static int ht_open(struct host_table *t, int fd, unsigned int family, uint8_t co
 	return 0;
 }
 
+/*
+ * Once every entry has its slot: flag each first bucket one of whose entries
+ * sits in its second bucket (lb_fw.h, lb_ht4_bucket.more), so that a lookup
+ * reads the second bucket only then.
+ */
+static void ht_mark_more(struct host_table *t)
+{
+	uint32_t b, b1;
+	unsigned int w;
+
+	for (b = 0; b <= t->bmask; b++)
+		*ht_more(t, b) = 0;
+	for (b = 0; b <= t->bmask; b++) {
+		for (w = 0; w < LB_HT_WAYS; w++) {
+			if (!*ht_cls1(t, b, w))
+				continue;
+			b1 = lb_ht_bucket1(ht_hash(t, ht_addr(t, b, w), *ht_plen(t, b, w)), t->bmask);
+			if (b1 != b)
+				*ht_more(t, b1) = 1;
+		}
+	}
+}
+
 static void ht_close(struct host_table *t)
 {
 	if (!t->map)
 		return;
+	ht_mark_more(t);
 	/* The buckets land before the flip that makes them reachable, on any CPU. */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	munmap(t->map, t->len);
@@ -726,6 +757,13 @@ static int write_classes(const struct lb_maps *m, const struct lb_compiled *c, u
 
 	for (i = 0; i < c->n_fs; i++)
 		ci.flags |= c->fs[i].cidr.family == 4 ? LB_CI_FS4 : LB_CI_FS6;
+	/* A dimension with one class: the datapath skips its array (classify.h). */
+	if (class_count(c->proto_cls, LB_PROTO_SPACE) <= 1)
+		ci.flags |= LB_CI_PROTO1;
+	if (class_count(c->dport_cls, c->dport_cls ? LB_PORT_SPACE : 0) <= 1)
+		ci.flags |= LB_CI_DPORT1;
+	if (class_count(c->sport_cls, c->sport_cls ? LB_PORT_SPACE : 0) <= 1)
+		ci.flags |= LB_CI_SPORT1;
 	r = write_prefixes(&src4, c->src, c->n_src, copy, &ci, err);
 	if (!r)
 		r = write_prefixes(&src6, c->src, c->n_src, copy, &ci, err);

@@ -89,15 +89,20 @@ static __always_inline bool lb_failsafe(const struct lb_pkt *pkt, __u32 copy,
  * Host tables (lb_fw.h): the address masked to each of the table's prefix
  * lengths, longest first, in one of two buckets of four slots.  The probe
  * loops are unrolled: a bucket is four compares after one inlined array
- * lookup.  The loop over lengths is bounded by LB_HT_LENGTHS.
+ * lookup.  The second bucket is read only when the first says an entry of
+ * its own went there (lb_ht4_bucket.more): with many sources, each bucket
+ * is a cache miss of its own.  The loop over lengths is bounded by
+ * LB_HT_LENGTHS.
  */
-static __always_inline bool lb_ht4_probe(void *map, __u32 k, __u32 a, __u32 plen, __u32 *cls)
+static __always_inline bool lb_ht4_probe(void *map, __u32 k, __u32 a, __u32 plen, __u32 *cls,
+					 bool *more)
 {
 	struct lb_ht4_bucket *b = bpf_map_lookup_elem(map, &k);
 	__u32 i, x;
 
 	if (!b)
 		return false;
+	*more = b->more;
 #pragma unroll
 	for (i = 0; i < LB_HT_WAYS; i++) {
 		__builtin_memcpy(&x, b->addr[i], 4);
@@ -115,6 +120,7 @@ static __always_inline bool lb_ht4_lookup(void *map, const __u8 *addr,
 {
 	__u32 a, x, m, plen, base = (copy & 1) * LB_HT_BUCKETS, bmask;
 	__u32 n = ci->host_nlen[t & 3];
+	bool more = false;
 	__u64 h;
 	__u32 j;
 
@@ -127,15 +133,16 @@ static __always_inline bool lb_ht4_lookup(void *map, const __u8 *addr,
 		plen = ci->host_plen[t & 3][j];
 		x = a & m;
 		h = lb_ht_hash_len(x, 0, plen);
-		if (lb_ht4_probe(map, base + lb_ht_bucket1(h, bmask), x, plen, cls) ||
-		    lb_ht4_probe(map, base + lb_ht_bucket2(h, bmask), x, plen, cls))
+		if (lb_ht4_probe(map, base + lb_ht_bucket1(h, bmask), x, plen, cls, &more))
+			return true;
+		if (more && lb_ht4_probe(map, base + lb_ht_bucket2(h, bmask), x, plen, cls, &more))
 			return true;
 	}
 	return false;
 }
 
 static __always_inline bool lb_ht6_probe(void *map, __u32 k, __u64 a0, __u64 a1, __u32 plen,
-					 __u32 *cls)
+					 __u32 *cls, bool *more)
 {
 	struct lb_ht6_bucket *b = bpf_map_lookup_elem(map, &k);
 	__u64 x0, x1;
@@ -143,6 +150,7 @@ static __always_inline bool lb_ht6_probe(void *map, __u32 k, __u64 a0, __u64 a1,
 
 	if (!b)
 		return false;
+	*more = b->more;
 #pragma unroll
 	for (i = 0; i < LB_HT_WAYS; i++) {
 		__builtin_memcpy(&x0, b->addr[i], 8);
@@ -162,6 +170,7 @@ static __always_inline bool lb_ht6_lookup(void *map, const __u8 *addr,
 	__u32 base = (copy & 1) * LB_HT_BUCKETS, bmask, plen, j;
 	__u32 n = ci->host_nlen[t & 3];
 	__u64 a0, a1, m0, m1, x0, x1, h;
+	bool more = false;
 
 	bmask = ci->host_bmask[t & 3] & (LB_HT_BUCKETS - 1);
 	__builtin_memcpy(&a0, addr, 8);
@@ -175,8 +184,10 @@ static __always_inline bool lb_ht6_lookup(void *map, const __u8 *addr,
 		x0 = a0 & m0;
 		x1 = a1 & m1;
 		h = lb_ht_hash_len(x0, x1, plen);
-		if (lb_ht6_probe(map, base + lb_ht_bucket1(h, bmask), x0, x1, plen, cls) ||
-		    lb_ht6_probe(map, base + lb_ht_bucket2(h, bmask), x0, x1, plen, cls))
+		if (lb_ht6_probe(map, base + lb_ht_bucket1(h, bmask), x0, x1, plen, cls, &more))
+			return true;
+		if (more &&
+		    lb_ht6_probe(map, base + lb_ht_bucket2(h, bmask), x0, x1, plen, cls, &more))
 			return true;
 	}
 	return false;
@@ -222,7 +233,10 @@ static __always_inline bool lb_array_cls(void *map, __u32 idx, __u32 *cls)
 }
 
 /*
- * Fill the classes of the rule key.  False when an address has no class: the
+ * Fill the classes of the rule key.  A dimension no rule divides (every
+ * source port in class 0, the usual case) is not looked up: with many
+ * flows a port's class is a cache miss of its own in a 256 KiB array.
+ * False when an address has no class: the
  * compiler always installs /0 for both families, so that only happens while
  * the copy is being (re)written, and the packet gets the default.
  */
@@ -236,9 +250,13 @@ static __always_inline bool lb_rule_key(const struct lb_pkt *pkt, __u32 copy,
 	    !lb_addr_cls(&lb_dstx4, &lb_dstx6, &lb_dst4, &lb_dst6, pkt, pkt->daddr, copy, ci,
 			 LB_CI_T(1, v6), &dst))
 		return false;
-	if (!lb_array_cls(&lb_proto_cls, copy * LB_PROTO_SPACE + pkt->proto, &proto) ||
-	    !lb_array_cls(&lb_dport_cls, copy * LB_PORT_SPACE + pkt->cls_dport, &dport) ||
-	    !lb_array_cls(&lb_sport_cls, copy * LB_PORT_SPACE + pkt->cls_sport, &sport))
+	proto = dport = sport = 0;
+	if ((!(ci->flags & LB_CI_PROTO1) &&
+	     !lb_array_cls(&lb_proto_cls, copy * LB_PROTO_SPACE + pkt->proto, &proto)) ||
+	    (!(ci->flags & LB_CI_DPORT1) &&
+	     !lb_array_cls(&lb_dport_cls, copy * LB_PORT_SPACE + pkt->cls_dport, &dport)) ||
+	    (!(ci->flags & LB_CI_SPORT1) &&
+	     !lb_array_cls(&lb_sport_cls, copy * LB_PORT_SPACE + pkt->cls_sport, &sport)))
 		return false;
 
 	key->src_cls = src;

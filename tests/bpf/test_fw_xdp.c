@@ -246,9 +246,13 @@ static int policy_install_text(const char *text)
 	for (char *q = json; q && *q; q++)
 		*q = *q == '\'' ? '"' : *q;
 	if (json)
-		r = policy_parse(json, strlen(json), "test-policy", &p, &err) ?:
-		    policy_compile(p, &c, &err) ?: policy_active(&env.maps, &act) ?:
+		r = policy_parse(json, strlen(json), "test-policy", &p, &err);
+	if (!r) {
+		/* The test interface gets the policy's default. */
+		ifa.action = p->default_action;
+		r = policy_compile(p, &c, &err) ?: policy_active(&env.maps, &act) ?:
 		    policy_write(&env.maps, c, act.loaded ? !act.copy : 0, &ifa, 1, &err);
+	}
 	if (r)
 		fprintf(stderr, "  policy: %s\n", err.msg[0] ? err.msg : strerror(-r));
 	compiled_free(c);
@@ -727,7 +731,7 @@ static char *policy_full(void)
 
 	if (!s)
 		return NULL;
-	off += (size_t)snprintf(s, cap, "{'default': 'deny', 'rules': [");
+	off += (size_t)snprintf(s, cap, "{'default': 'allow', 'rules': [");
 	for (int i = 0; i < (int)FULL_HOSTS; i++)
 		off += (size_t)snprintf(s + off, cap - off,
 					"%s{'id': 'f%d', 'src': '198.%d.%d.%d', 'proto': 'udp',"
@@ -766,9 +770,45 @@ static void run_src4(const uint8_t a[4], int want)
 	ASSERT_EQ(ret, want, src);
 }
 
+/*
+ * Entries of the active copy's IPv4 source table that sit in their second
+ * bucket: their first bucket must say so (lb_ht4_bucket.more), else the
+ * datapath never reads the second.  Returns how many were found, up to max.
+ */
+static size_t second_bucket_hosts(uint8_t copy, const struct lb_copy_info *ci,
+				  uint8_t (*out)[4], size_t max)
+{
+	uint32_t bmask = ci->host_bmask[LB_CI_T(0, 0)], base = (copy & 1) * LB_HT_BUCKETS;
+	struct lb_ht4_bucket b, first;
+	size_t n = 0, unflagged = 0;
+	uint32_t k, k1, a;
+	unsigned int w;
+
+	for (k = 0; k <= bmask && n < max; k++) {
+		uint32_t key = base + k;
+
+		if (bpf_map_lookup_elem(env.maps.srcx4, &key, &b))
+			break;
+		for (w = 0; w < LB_HT_WAYS && n < max; w++) {
+			if (!b.cls1[w])
+				continue;
+			memcpy(&a, b.addr[w], 4);
+			k1 = lb_ht_bucket1(lb_ht_hash_len(a, 0, b.plen[w]), bmask);
+			if (k1 == k)
+				continue;
+			key = base + k1;
+			if (bpf_map_lookup_elem(env.maps.srcx4, &key, &first) || !first.more)
+				unflagged++;
+			memcpy(out[n++], b.addr[w], 4);
+		}
+	}
+	ASSERT_EQ(unflagged, 0, "first buckets of displaced entries say 'more'");
+	return n;
+}
+
 static void test_host_table_full(void)
 {
-	uint8_t spill[4][4];
+	uint8_t spill[4][4], many[64][4];
 	struct lb_copy_info ci;
 	struct lb_active act;
 	char *text = policy_full();
@@ -792,6 +832,12 @@ static void test_host_table_full(void)
 
 		run_src4(a, XDP_DROP);
 	}
+	/* Entries found only in their second bucket; the one address the policy lacks. */
+	n = second_bucket_hosts((uint8_t)act.copy, &ci, many, 64);
+	ASSERT_EQ(n, 64, "a full table has entries in their second bucket");
+	for (i = 0; i < n; i++)
+		run_src4(many[i], XDP_DROP);
+	run_src4((const uint8_t[4]){ 198, 19, 255, 255 }, XDP_PASS);
 out:
 	ASSERT_OK(policy_install(LB_ACT_DENY), "the test policy back");
 }
@@ -829,6 +875,43 @@ static const struct fw_case length_cases[] = {
 	{ "len_v6_48", XDP, { IN6("2001:db8:aa:bc00::1"), UDP(1, 9000) }, PASS(LB_R_RULE_ALLOW) },
 	{ "len_v6_0", XDP, { IN6("2001:db8:ab::1"), UDP(1, 9000) }, DROP(LB_R_DEFAULT_DENY) },
 };
+
+/*
+ * A /18 inserted after 99,999 /32s into one table: with the table 3/4 full
+ * it may land in its second bucket; it must still be found (the shape of the
+ * benchmark's policy, tests/bench/compare.sh).
+ */
+static void test_host_table_late_prefix(void)
+{
+	size_t cap = 128 + 100000 * 96, off = 0;
+	char *s = malloc(cap);
+	int i;
+
+	if (!ASSERT_OK_PTR(s, "policy text"))
+		return;
+	off += (size_t)snprintf(s, cap, "{'default': 'allow', 'rules': [");
+	for (i = 0; i < 99999; i++) {
+		int b = i < 65536 ? 19 * 65536 + i : i < 98304 ? 18 * 65536 + i - 65536
+				  : 18 * 65536 + 32768 + i - 98304;
+
+		off += (size_t)snprintf(s + off, cap - off,
+					"{'id': 'f%d', 'src': '198.%d.%d.%d', 'proto': 'udp',"
+					" 'dport': 9000, 'action': 'deny'},", i, b >> 16,
+					(b >> 8) & 255, b & 255);
+	}
+	snprintf(s + off, cap - off, "{'id': 'match', 'src': '198.18.192.0/18', 'proto': 'udp',"
+		 " 'dport': 9000, 'action': 'deny'}]}");
+	/* Twice: into both policy copies. */
+	for (i = 0; i < 2; i++) {
+		if (!ASSERT_OK(policy_install_text(s), "99,999 /32s and a /18"))
+			break;
+		for (int h = 0; h < 16384; h++)
+			run_src4((const uint8_t[4]){ 198, 18, (uint8_t)(192 + h / 256), (uint8_t)h }, XDP_DROP);
+		run_src4((const uint8_t[4]){ 198, 18, 135, 0 }, XDP_PASS);
+	}
+	free(s);
+	ASSERT_OK(policy_install(LB_ACT_DENY), "the test policy back");
+}
 
 static void test_host_lengths(void)
 {
@@ -1436,6 +1519,7 @@ int main(void)
 	RUN(test_rules);
 	RUN(test_policy_shapes);
 	RUN(test_host_table_full);
+	RUN(test_host_table_late_prefix);
 	RUN(test_host_lengths);
 	RUN(test_host_lengths_spill);
 	RUN(test_nd_failsafe);
