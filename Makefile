@@ -18,6 +18,8 @@ SAN ?=
 BPFTOOL ?= bpftool
 CLANG ?= clang
 CC ?= gcc
+# Version of the firewall module artifact the build packs.
+FW_VERSION ?= 1.0.0
 
 ifeq ($(V),1)
 Q =
@@ -50,14 +52,14 @@ BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Wextra -Werror \
 	-Wno-unused-parameter -Wno-missing-field-initializers \
 	-I$(O) -Iheaders -Ibpf -mcpu=v3
 
-PKGS := libbpf libelf zlib jansson
+PKGS := libbpf libelf zlib jansson libsodium
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
 CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wno-missing-field-initializers \
 	-Wformat=2 -Wstrict-prototypes -D_GNU_SOURCE -Iheaders -Iuserspace -I$(O)/bpf -MMD -MP
-LDLIBS += -lbpf -lelf -lz -ljansson
+LDLIBS += -lbpf -lelf -lz -ljansson -lsodium
 ifneq ($(SAN),)
 CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 LDFLAGS += -fsanitize=address,undefined
@@ -76,9 +78,10 @@ TEST_SRCS := $(wildcard tests/unit/*.c tests/bpf/*.c)
 TEST_BINS := $(patsubst tests/%.c,$(O)/tests/%,$(TEST_SRCS))
 BENCH_SRCS := $(wildcard tests/bench/*.c)
 BENCH_BINS := $(patsubst tests/%.c,$(O)/tests/%,$(BENCH_SRCS))
+MODULES := $(O)/modules/firewall-$(FW_VERSION).lbm
 
 .PHONY: all deps demo test test-unit test-san bench check clean install
-all: $(O)/lbagent $(BPF_OBJS) $(TEST_BINS) $(BENCH_BINS)
+all: $(O)/lbagent $(BPF_OBJS) $(TEST_BINS) $(BENCH_BINS) $(MODULES)
 
 # ---- BPF -------------------------------------------------------------------
 $(O)/vmlinux.h:
@@ -113,6 +116,16 @@ $(O)/tests/%: tests/%.c $(LIB) tests/lib/testlib.h | $(BPF_SKELS)
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -Itests/lib $(PKG_CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+
+# ---- module artifacts (format: userspace/artifact.h) ---------------------------
+# modules/NAME.json is a template: @VERSION@ becomes the module's version.
+$(O)/modules/firewall-$(FW_VERSION).lbm: modules/firewall.json $(O)/bpf/fw_xdp.bpf.o \
+		$(O)/bpf/fw_tc.bpf.o $(O)/lbagent
+	$(call msg,PACK,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)sed 's/@VERSION@/$(FW_VERSION)/g' $< > $(@D)/firewall.json
+	$(Q)$(O)/lbagent module pack --manifest $(@D)/firewall.json \
+		$(foreach o,fw_xdp fw_tc,--object $(O)/bpf/$(o).bpf.o) -o $@ >/dev/null
 
 -include $(wildcard $(O)/userspace/*.d $(O)/tests/*/*.d $(O)/bpf/*.d)
 

@@ -9,6 +9,7 @@
 #include <unistd.h>
 #include <bpf/libbpf.h>
 #include "agent.h"
+#include "artifact.h"
 
 struct command {
 	const char *name;
@@ -16,6 +17,7 @@ struct command {
 	const struct command *sub;
 	const char *args;
 	const char *help;
+	const char *details;	/* more for --help: options, examples (may be NULL) */
 };
 
 static const struct command policy_cmds[] = {
@@ -43,8 +45,17 @@ static const struct command fw_cmds[] = {
 	{ NULL },
 };
 
+static const struct command module_cmds[] = {
+	{ "verify", cmd_module_verify, NULL, "FILE [--sha512 HEX]",
+	  "Check a module artifact: hash, archive, manifest, BPF objects", module_verify_details },
+	{ "pack", cmd_module_pack, NULL, "--manifest FILE [--object PATH]... -o OUT",
+	  "Build a module artifact from a manifest and BPF objects", module_pack_details },
+	{ NULL },
+};
+
 static const struct command top_cmds[] = {
 	{ "fw", NULL, fw_cmds, "attach|detach|policy|stats|events|conntrack", "The host firewall" },
+	{ "module", NULL, module_cmds, "verify|pack", "Datapath module artifacts" },
 	{ "status", cmd_status, NULL, "", "Datapath, interfaces and policy at a glance" },
 	{ NULL },
 };
@@ -135,8 +146,8 @@ static int dispatch(struct lb_ctx *c, const char *prefix, const struct command *
 		if (cmd->sub)
 			return dispatch(c, sub_prefix, cmd->sub, argc - 1, argv + 1, help);
 		if (help) {
-			printf("Usage: %s %s\n\n%s.\n\n%s", sub_prefix, cmd->args, cmd->help,
-			       global_help);
+			printf("Usage: %s %s\n\n%s.\n\n%s%s", sub_prefix, cmd->args, cmd->help,
+			       cmd->details ? cmd->details : "", global_help);
 			return 0;
 		}
 		ret = cmd->fn(c, argc, argv);
