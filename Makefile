@@ -20,6 +20,8 @@ CLANG ?= clang
 CC ?= gcc
 # Version of the firewall module artifact the build packs.
 FW_VERSION ?= 1.0.0
+# Version of the metrics module artifact the build packs.
+MX_VERSION ?= 1.0.0
 
 ifeq ($(V),1)
 Q =
@@ -69,6 +71,9 @@ endif
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
 BPF_OBJS := $(patsubst bpf/%.bpf.c,$(O)/bpf/%.bpf.o,$(BPF_SRCS))
 BPF_SKELS := $(patsubst bpf/%.bpf.c,$(O)/bpf/%.skel.h,$(BPF_SRCS))
+# Misbehaving modules the lifecycle tests install (tests/modules/).
+TESTMOD_OBJS := $(patsubst tests/modules/%.bpf.c,$(O)/tests/modules/%.bpf.o,\
+	$(wildcard tests/modules/*.bpf.c))
 
 LIB_SRCS := $(filter-out userspace/main.c,$(wildcard userspace/*.c))
 LIB_OBJS := $(patsubst userspace/%.c,$(O)/userspace/%.o,$(LIB_SRCS))
@@ -78,10 +83,10 @@ TEST_SRCS := $(wildcard tests/unit/*.c tests/bpf/*.c)
 TEST_BINS := $(patsubst tests/%.c,$(O)/tests/%,$(TEST_SRCS))
 BENCH_SRCS := $(wildcard tests/bench/*.c)
 BENCH_BINS := $(patsubst tests/%.c,$(O)/tests/%,$(BENCH_SRCS))
-MODULES := $(O)/modules/firewall-$(FW_VERSION).lbm
+MODULES := $(O)/modules/firewall-$(FW_VERSION).lbm $(O)/modules/metrics-$(MX_VERSION).lbm
 
 .PHONY: all deps demo test test-unit test-san bench check clean install
-all: $(O)/lbagent $(BPF_OBJS) $(TEST_BINS) $(BENCH_BINS) $(MODULES)
+all: $(O)/lbagent $(BPF_OBJS) $(TEST_BINS) $(BENCH_BINS) $(MODULES) $(TESTMOD_OBJS)
 
 # ---- BPF -------------------------------------------------------------------
 $(O)/vmlinux.h:
@@ -94,12 +99,26 @@ $(O)/bpf/%.bpf.o: bpf/%.bpf.c $(O)/vmlinux.h
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -MMD -MP -c $< -o $@
 
+$(O)/tests/modules/%.bpf.o: tests/modules/%.bpf.c $(O)/vmlinux.h
+	$(call msg,BPF,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -MMD -MP -c $< -o $@
+
 $(O)/bpf/%.skel.h: $(O)/bpf/%.bpf.o
 	$(call msg,SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< name $(subst -,_,$*) > $@
 
+# The built-in firewall's manifest (module.c installs it on first use), as a C
+# string; it changes with modules/firewall.json and FW_VERSION.
+$(O)/bpf/firewall_manifest.h: modules/firewall.json Makefile
+	$(call msg,GEN,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q){ echo 'static const char lb_firewall_manifest[] ='; \
+	  sed -e 's/@VERSION@/$(FW_VERSION)/g' -e 's/\\/\\\\/g' -e 's/"/\\"/g' \
+	      -e 's/^/\t"/' -e 's/$$/\\n"/' $<; echo ';'; } > $@
+
 # ---- user space ------------------------------------------------------------
-$(O)/userspace/%.o: userspace/%.c | $(BPF_SKELS)
+$(O)/userspace/%.o: userspace/%.c | $(BPF_SKELS) $(O)/bpf/firewall_manifest.h
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) $(PKG_CFLAGS) -c $< -o $@
@@ -126,6 +145,14 @@ $(O)/modules/firewall-$(FW_VERSION).lbm: modules/firewall.json $(O)/bpf/fw_xdp.b
 	$(Q)sed 's/@VERSION@/$(FW_VERSION)/g' $< > $(@D)/firewall.json
 	$(Q)$(O)/lbagent module pack --manifest $(@D)/firewall.json \
 		$(foreach o,fw_xdp fw_tc,--object $(O)/bpf/$(o).bpf.o) -o $@ >/dev/null
+
+$(O)/modules/metrics-$(MX_VERSION).lbm: modules/metrics.json $(O)/bpf/mx_xdp.bpf.o \
+		$(O)/bpf/mx_tc.bpf.o $(O)/lbagent
+	$(call msg,PACK,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)sed 's/@VERSION@/$(MX_VERSION)/g' $< > $(@D)/metrics.json
+	$(Q)$(O)/lbagent module pack --manifest $(@D)/metrics.json \
+		$(foreach o,mx_xdp mx_tc,--object $(O)/bpf/$(o).bpf.o) -o $@ >/dev/null
 
 -include $(wildcard $(O)/userspace/*.d $(O)/tests/*/*.d $(O)/bpf/*.d)
 

@@ -17,8 +17,8 @@
 #include "lib/counters.h"
 #include "lib/iface.h"
 #include "lib/ct.h"
+#include "lib/chain.h"
 
-#define LB_TC_ACT_OK	0
 /* Ethernet, VLANs, IP and TCP with options; rarer longer chains stay untracked. */
 #define LB_TC_PULL_LEN	256
 
@@ -66,14 +66,15 @@ int lb_fw_tc_egress(struct __sk_buff *skb)
 
 	ifc = lb_iface_lookup(ifindex);
 	if (!ifc)
-		return LB_TC_ACT_OK;
+		return lb_chain_tc_next(skb, LB_TC_ACT_UNSPEC);
 	cfg = bpf_map_lookup_elem(&lb_config, &zero);
 
 	if (fw_tc_parse(skb, &pkt) == LB_PARSE_OK && pkt.frag != LB_FRAG_LATER &&
 	    lb_ct_track_out(&pkt, cfg, bpf_ktime_get_ns()))
 		reason = LB_R_EGRESS;
 	lb_count(ifc->slot, reason, skb->len);
-	return LB_TC_ACT_OK;
+	/* Never a verdict: the next module, then whoever is after us on the hook. */
+	return lb_chain_tc_next(skb, LB_TC_ACT_UNSPEC);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -41,6 +41,7 @@
 #include "lib/ct.h"
 #include "lib/classify.h"
 #include "lib/events.h"
+#include "lib/chain.h"
 
 /*
  * ICMPv6 the link needs whatever the policy says: neighbour discovery
@@ -133,7 +134,7 @@ int lb_fw_xdp(struct xdp_md *ctx)
 
 	ifc = lb_iface_lookup(ifindex);
 	if (!ifc)
-		return XDP_PASS;
+		return lb_chain_xdp_next(ctx, XDP_PASS);
 	len = data_end - data;
 	cfg = bpf_map_lookup_elem(&lb_config, &zero);
 
@@ -143,7 +144,9 @@ int lb_fw_xdp(struct xdp_md *ctx)
 
 	lb_count(ifc->slot, d.reason, len);
 	lb_event(cfg, &pkt, &d, ifindex, len, &clk);
-	return lb_reason_verdict(d.reason) == LB_VERDICT_DROP ? XDP_DROP : XDP_PASS;
+	/* Counted as this revision's verdict; a pass goes on to the next module. */
+	return lb_chain_xdp_next(ctx, lb_reason_verdict(d.reason) == LB_VERDICT_DROP ? XDP_DROP
+										   : XDP_PASS);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

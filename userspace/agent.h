@@ -5,13 +5,13 @@
  *
  * bpffs layout (root defaults to /sys/fs/bpf/loopback):
  *   maps/<name>          state maps, pinned by name, shared by all programs
- *   progs/fw_xdp         XDP ingress firewall program
- *   progs/fw_tc          TC egress conntrack/counter program
+ *   mods/, chain/        module revisions and the dispatcher chain (module.h)
  *   links/xdp_<ifindex>  the XDP bpf_link of an interface
  *   links/tc_<ifindex>   its tcx egress bpf_link (kernels >= 6.6)
  * State directory (defaults to /var/lib/loopback):
  *   state.json           attached interfaces, applied policy metadata
  *   policy.json          the applied policy, verbatim
+ *   modules.json, mods/  the module journal and artifacts (module.h)
  */
 #ifndef LB_AGENT_H
 #define LB_AGENT_H
@@ -24,6 +24,10 @@
 #define LB_DEFAULT_BPFFS "/sys/fs/bpf/loopback"
 #define LB_DEFAULT_STATE "/var/lib/loopback"
 #define LB_VERSION "0.1.0"
+/* Priority and handle of our clsact filter on kernels without tcx. */
+#define LB_TC_PRIO 0xc0de
+/* The counter slot module self-tests count under (module.c), never an interface's. */
+#define LB_SELFTEST_SLOT (LB_MAX_IFACES - 1)
 /* A command returns -LB_EUSAGE for bad usage: exit status 2, not 1. */
 #define LB_EUSAGE 200
 
@@ -62,8 +66,9 @@ int state_iface_add(struct lb_ctx *c, const struct lb_attached *a);
 void state_iface_del(struct lb_ctx *c, uint32_t ifindex);
 
 /*
- * Make sure programs and maps exist under the bpffs root (load and pin them
- * once), and return the program fds (-1 when not wanted).
+ * Make sure the maps and the module chain exist under the bpffs root (the
+ * built-in firewall is installed the first time), and return the current
+ * chain's dispatcher fds for XDP and TC egress.
  */
 int datapath_ensure(struct lb_ctx *c, int *xdp_fd, int *tc_fd, struct lb_err *err);
 /* Start (or restart) the in-kernel conntrack collector timer. */

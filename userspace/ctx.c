@@ -16,8 +16,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "agent.h"
-#include "fw_xdp.skel.h"
-#include "fw_tc.skel.h"
+#include "module.h"
 #include "ct_gc.skel.h"
 
 void ctx_path(const struct lb_ctx *c, char *buf, size_t len, bool state, const char *fmt, ...)
@@ -102,7 +101,8 @@ int ctx_lock(struct lb_ctx *c, struct lb_err *err)
 		return lb_errf(err, errno, "opening %s: %s", c->bpffs, strerror(errno));
 	if (flock(c->lock_fd, LOCK_EX))
 		return lb_errf(err, errno, "locking %s: %s", c->bpffs, strerror(errno));
-	return ctx_read_state(c, err);
+	/* Whoever takes the lock first finishes what a killed process left (module.h). */
+	return ctx_read_state(c, err) ?: module_recover(c, err);
 }
 
 int write_file_atomic(const char *path, const void *buf, size_t len, struct lb_err *err)
@@ -204,42 +204,6 @@ void state_iface_del(struct lb_ctx *c, uint32_t ifindex)
 }
 
 /*
- * Load one object from the ELF bytes embedded by its skeleton, with its maps
- * pinned by name under <bpffs>/maps (reused when already there), and pin its
- * program under <bpffs>/progs/<pin>.
- */
-static int load_and_pin(struct lb_ctx *c, const void *elf, size_t sz, const char *obj_name,
-			const char *prog_name, const char *pin, int *fd_out, struct lb_err *err)
-{
-	char maps[512], path[512];
-	struct bpf_program *prog;
-	struct bpf_object *obj;
-	int r;
-
-	ctx_path(c, maps, sizeof(maps), false, "maps");
-	ctx_path(c, path, sizeof(path), false, "progs/%s", pin);
-	LIBBPF_OPTS(bpf_object_open_opts, o, .object_name = obj_name, .pin_root_path = maps);
-	obj = bpf_object__open_mem(elf, sz, &o);
-	if (!obj)
-		return lb_errf(err, errno, "opening BPF object %s: %s", obj_name, strerror(errno));
-	prog = bpf_object__find_program_by_name(obj, prog_name);
-	if (!prog) {
-		r = lb_errf(err, ENOENT, "BPF object %s has no program %s", obj_name, prog_name);
-	} else if ((r = bpf_object__load(obj))) {
-		r = lb_errf(err, -r, "loading BPF object %s (rerun with --verbose for the verifier "
-			    "log): %s", obj_name, strerror(-r));
-	} else if ((r = bpf_program__pin(prog, path))) {
-		r = lb_errf(err, -r, "pinning %s: %s", path, strerror(-r));
-	} else {
-		*fd_out = fcntl(bpf_program__fd(prog), F_DUPFD_CLOEXEC, 3);
-		if (*fd_out < 0)
-			r = lb_errf(err, errno, "dup of %s: %s", prog_name, strerror(errno));
-	}
-	bpf_object__close(obj);
-	return r;
-}
-
-/*
  * Arm the in-kernel conntrack collector (bpf/ct_gc.bpf.c): load it against the
  * pinned maps and run its arm program once.  The timer keeps the program.
  */
@@ -269,52 +233,18 @@ int ct_gc_arm(struct lb_ctx *c, struct lb_err *err)
 	return r ? lb_errf(err, -r, "arming the conntrack collector: %s", strerror(-r)) : 0;
 }
 
-static int prog_get(struct lb_ctx *c, const char *name, int *fd)
-{
-	char path[512];
-
-	ctx_path(c, path, sizeof(path), false, "progs/%s", name);
-	*fd = bpf_obj_get(path);
-	return *fd < 0 ? -errno : 0;
-}
-
 int datapath_ensure(struct lb_ctx *c, int *xdp_fd, int *tc_fd, struct lb_err *err)
 {
+	static const char *const dirs[] = { "maps", "links", "chain" };
 	char dir[512];
-	size_t sz;
-	int r, fd;
 
 	*xdp_fd = *tc_fd = -1;
-	ctx_path(c, dir, sizeof(dir), false, "progs");
-	if (mkdir_p(dir, 0700))
-		return lb_errf(err, errno, "creating %s: %s", dir, strerror(errno));
-	ctx_path(c, dir, sizeof(dir), false, "maps");
-	if (mkdir_p(dir, 0700))
-		return lb_errf(err, errno, "creating %s: %s", dir, strerror(errno));
-	ctx_path(c, dir, sizeof(dir), false, "links");
-	if (mkdir_p(dir, 0700))
-		return lb_errf(err, errno, "creating %s: %s", dir, strerror(errno));
-
-	if (prog_get(c, "fw_xdp", &fd)) {
-		const void *elf = fw_xdp__elf_bytes(&sz);
-
-		r = load_and_pin(c, elf, sz, "fw_xdp", "lb_fw_xdp", "fw_xdp", &fd, err);
-		if (r)
-			return r;
+	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+		ctx_path(c, dir, sizeof(dir), false, "%s", dirs[i]);
+		if (mkdir_p(dir, 0700))
+			return lb_errf(err, errno, "creating %s: %s", dir, strerror(errno));
 	}
-	*xdp_fd = fd;
-	if (prog_get(c, "fw_tc", &fd)) {
-		const void *elf = fw_tc__elf_bytes(&sz);
-
-		r = load_and_pin(c, elf, sz, "fw_tc", "lb_fw_tc_egress", "fw_tc", &fd, err);
-		if (r) {
-			close(*xdp_fd);
-			*xdp_fd = -1;
-			return r;
-		}
-	}
-	*tc_fd = fd;
-	return 0;
+	return module_chain_fds(c, xdp_fd, tc_fd, err);
 }
 
 int datapath_maps(struct lb_ctx *c, struct lb_maps *m, struct lb_err *err)

@@ -24,7 +24,6 @@
 
 /* libbpf 1.1.2's headers predate tcx; the kernel's numbers (uapi enum bpf_attach_type). */
 #define LB_BPF_TCX_EGRESS 47
-#define LB_TC_PRIO 0xc0de
 
 static void link_path(struct lb_ctx *c, char *buf, size_t len, const char *hook, uint32_t ifindex)
 {
@@ -53,12 +52,12 @@ static int slot_alloc(struct lb_ctx *c, uint32_t *slot, struct lb_err *err)
 	for (size_t i = 0; i < n; i++)
 		used |= 1ULL << (att[i].slot % 64);
 	for (uint32_t s = 0; s < LB_MAX_IFACES; s++) {
-		if (!(used & (1ULL << s))) {
+		if (s != LB_SELFTEST_SLOT && !(used & (1ULL << s))) {
 			*slot = s;
 			return 0;
 		}
 	}
-	return lb_errf(err, ENOSPC, "all %d interface slots are in use", LB_MAX_IFACES);
+	return lb_errf(err, ENOSPC, "all %d interface slots are in use", LB_MAX_IFACES - 1);
 }
 
 /* A reused counter row must not carry the previous interface's counts. */

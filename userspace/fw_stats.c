@@ -300,7 +300,8 @@ int cmd_fw_ct_gc(struct lb_ctx *c, int argc, char **argv)
 	return 0;
 }
 
-static json_t *prog_info_json(struct lb_ctx *c, const char *name)
+/* A program pinned at chain/<gen>/<name> (module.h), or null. */
+static json_t *prog_info_json(struct lb_ctx *c, long long gen, const char *name)
 {
 	char tag[2 * BPF_TAG_SIZE + 1];
 	struct bpf_prog_info info = { 0 };
@@ -308,7 +309,7 @@ static json_t *prog_info_json(struct lb_ctx *c, const char *name)
 	char path[512];
 	int fd;
 
-	ctx_path(c, path, sizeof(path), false, "progs/%s", name);
+	ctx_path(c, path, sizeof(path), false, "chain/%lld/%s", gen, name);
 	fd = bpf_obj_get(path);
 	if (fd < 0)
 		return json_null();
@@ -341,6 +342,7 @@ int cmd_status(struct lb_ctx *c, int argc, char **argv)
 	struct lb_attached att[LB_MAX_IFACES];
 	struct lb_err err = { "" };
 	json_t *ifs = json_array(), *s, *pol;
+	long long gen;
 	size_t n;
 
 	if (no_more_args(argc, argv, "status [--json]")) {
@@ -359,16 +361,29 @@ int cmd_status(struct lb_ctx *c, int argc, char **argv)
 						     att[i].mode, "egress", att[i].egress, "xdp_link_pinned",
 						     link_pinned(c, att[i].ifindex)));
 	pol = json_object_get(c->state, "policy");
-	s = json_pack("{s:s, s:s, s:s, s:{s:o, s:o}, s:o, s:O?}", "version", LB_VERSION, "bpffs",
-		      c->bpffs, "state_dir", c->state_dir, "programs", "fw_xdp",
-		      prog_info_json(c, "fw_xdp"), "fw_tc", prog_info_json(c, "fw_tc"),
-		      "interfaces", ifs, "policy", pol);
+	{
+		char jp[512];
+		json_t *jr;
+
+		ctx_path(c, jp, sizeof(jp), true, "modules.json");
+		jr = json_load_file(jp, 0, NULL);
+		gen = (long long)json_integer_value(json_object_get(jr, "gen"));
+		json_decref(jr);
+	}
+	s = json_pack("{s:s, s:s, s:s, s:I, s:{s:o, s:o, s:o, s:o}, s:o, s:O?}", "version",
+		      LB_VERSION, "bpffs", c->bpffs, "state_dir", c->state_dir, "generation",
+		      (json_int_t)gen, "programs", "xdp_root", prog_info_json(c, gen, "xdp"),
+		      "tc_root", prog_info_json(c, gen, "tc_egress"), "fw_xdp",
+		      prog_info_json(c, gen, "firewall_xdp"), "fw_tc",
+		      prog_info_json(c, gen, "firewall_tc_egress"), "interfaces", ifs, "policy",
+		      pol);
 	if (c->json) {
 		json_print(s);
 		return 0;
 	}
 	printf("lbagent %s, bpffs %s, state %s\n", LB_VERSION, c->bpffs, c->state_dir);
-	printf("programs: fw_xdp %s, fw_tc %s\n",
+	printf("module chain generation %lld (lbagent module status); firewall: XDP %s, "
+	       "TC egress %s\n", gen,
 	       json_is_null(json_object_get(json_object_get(s, "programs"), "fw_xdp")) ?
 		       "not loaded" : "loaded",
 	       json_is_null(json_object_get(json_object_get(s, "programs"), "fw_tc")) ?

@@ -10,6 +10,9 @@
 #include <bpf/libbpf.h>
 #include "agent.h"
 #include "artifact.h"
+#include "module.h"
+
+extern const char module_install_details[], module_change_details[];
 
 struct command {
 	const char *name;
@@ -50,12 +53,29 @@ static const struct command module_cmds[] = {
 	  "Check a module artifact: hash, archive, manifest, BPF objects", module_verify_details },
 	{ "pack", cmd_module_pack, NULL, "--manifest FILE [--object PATH]... -o OUT",
 	  "Build a module artifact from a manifest and BPF objects", module_pack_details },
+	{ "list", cmd_module_list, NULL, "", "Installed modules: active and previous revisions",
+	  NULL },
+	{ "status", cmd_module_status, NULL, "",
+	  "Modules, the chain generation, each revision's verdict counters", NULL },
+	{ "install", cmd_module_install, NULL, "FILE [--sha512 HEX] [--health-window MS] ...",
+	  "Install a module artifact as a new revision (verify, load, self-test, swap, watch)",
+	  module_install_details },
+	{ "rollback", cmd_module_rollback, NULL, "NAME [--health-window MS]",
+	  "Swap back to the module's previous revision", module_change_details },
+	{ "enable", cmd_module_enable, NULL, "NAME", "Put a disabled module back on its hooks",
+	  module_change_details },
+	{ "disable", cmd_module_disable, NULL, "NAME",
+	  "Take a module off its hooks, the others untouched", module_change_details },
+	{ "recover", cmd_module_recover, NULL, "",
+	  "Roll back a change a killed process left, remove orphans (every change does it first)",
+	  NULL },
 	{ NULL },
 };
 
 static const struct command top_cmds[] = {
 	{ "fw", NULL, fw_cmds, "attach|detach|policy|stats|events|conntrack", "The host firewall" },
-	{ "module", NULL, module_cmds, "verify|pack", "Datapath module artifacts" },
+	{ "module", NULL, module_cmds, "list|status|install|rollback|enable|disable|recover|verify|pack",
+	  "Datapath modules: versions, hot swap, rollback" },
 	{ "status", cmd_status, NULL, "", "Datapath, interfaces and policy at a glance" },
 	{ NULL },
 };

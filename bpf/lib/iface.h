@@ -6,14 +6,15 @@
  *   struct lb_iface *lb_iface_lookup(__u32 ifindex)
  *	The interface's row, or NULL when it is not one we manage.
  *
- * Small ifindexes index the array lb_ifaces (an inlined lookup: a bounds
+ * Needs only the interface maps (lib/ifmaps.h), so modules other than the
+ * firewall can use it.  Small ifindexes index the array lb_ifaces (an inlined lookup: a bounds
  * check and a load); the rare large one is in the hash lb_ifaces_hi.  Each
  * ifindex lives in exactly one of them (lb_fw.h).
  */
 #ifndef LB_BPF_IFACE_H
 #define LB_BPF_IFACE_H
 
-#include "lib/maps.h"
+#include "lib/ifmaps.h"
 
 static __always_inline struct lb_iface *lb_iface_lookup(__u32 ifindex)
 {

@@ -113,22 +113,8 @@ struct {
 LB_FS_MAP(lb_fs4, struct lb_lpm4_key);
 LB_FS_MAP(lb_fs6, struct lb_lpm6_key);
 
-/* ---- interfaces (see lb_fw.h: small ifindexes in the array), counters, configuration ---- */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__type(key, __u32);
-	__type(value, struct lb_iface);
-	__uint(max_entries, LB_IFINDEX_ARRAY);
-	LB_PIN;
-} lb_ifaces SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__type(key, __u32);
-	__type(value, struct lb_iface);
-	__uint(max_entries, LB_MAX_IFACES);
-	LB_PIN;
-} lb_ifaces_hi SEC(".maps");
+/* ---- interfaces (lib/ifmaps.h: small ifindexes in the array), counters, configuration ---- */
+#include "lib/ifmaps.h"
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

@@ -30,6 +30,7 @@ cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')
 "$BUILD/tests/bench/bench_prog" --json-out "$OUT/raw.json" | tee -a "$OUT/report.md"
 echo >>"$OUT/report.md"
 
+
 # Live traffic, side by side with xdp-filter, nftables and iptables
 # (tests/bench/compare.sh: compare.md, compare.json).
 rc=0

@@ -415,8 +415,10 @@ struct fw_case {
 #define EXT(...)	.ext = { __VA_ARGS__ }, .n_ext = sizeof((uint8_t[]){ __VA_ARGS__ })
 #define PASS(r)		XDP_PASS, r
 #define DROP(r)		XDP_DROP, r
-#define EGRESS		TC_ACT_OK, LB_R_EGRESS
-#define UNTRACKED	TC_ACT_OK, LB_R_EGRESS_UNTRACKED
+/* Egress never decides: TC_ACT_UNSPEC (tcx's TCX_NEXT), whoever is next goes on. */
+#define TC_NO_VERDICT	(-1)
+#define EGRESS		TC_NO_VERDICT, LB_R_EGRESS
+#define UNTRACKED	TC_NO_VERDICT, LB_R_EGRESS_UNTRACKED
 
 static void run_case(const struct fw_case *c)
 {
@@ -466,7 +468,7 @@ static void test_unmanaged_iface(void)
 	ASSERT_OK(run_pkt(XDP, &bad, &ret), "run xdp");
 	ASSERT_EQ(ret, XDP_PASS, "xdp leaves a foreign interface's packet alone");
 	ASSERT_OK(run_pkt(TC, &bad, &ret), "run tc");
-	ASSERT_EQ(ret, TC_ACT_OK, "tc leaves it alone");
+	ASSERT_EQ(ret, TC_NO_VERDICT, "tc leaves it alone");
 	ASSERT_EQ(stats_total(), before, "nothing counted");
 	ASSERT_OK(iface_row_put(&env.maps, LO_IFINDEX, &saved), "register lo");
 }

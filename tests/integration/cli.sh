@@ -120,7 +120,7 @@ check "status --json is JSON naming b0" bash -c "lbagent status --json | jq -e '
 check "stats --json is JSON" bash -c "lbagent fw stats --json | jq -e '.interfaces | length == 1'"
 check "conntrack list --json is JSON" bash -c "lbagent fw conntrack list --json | jq -e 'type == \"array\"'"
 check "events --timeout returns" lbagent fw events --timeout 1
-tc_prog=$(lbagent status --json | jq '.programs.fw_tc.id')
+tc_prog=$(lbagent status --json | jq '.programs.tc_root.id')
 tc_links() { bpftool link list -j | jq --argjson p "$tc_prog" '[.[] | select(.prog_id == $p)] | length'; }
 check "the egress program has one link while attached" test "$(tc_links)" -eq 1
 check "detach b0" lbagent fw detach b0

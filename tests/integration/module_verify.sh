@@ -88,7 +88,7 @@ rc_is 2 "--sha512 without a value" lbm verify "$ART" --sha512
 rc_is 2 "verify without a file" lbm verify
 rc_is 2 "verify with two files" lbm verify "$ART" "$ART"
 rc_is 2 "verify with an unknown option" lbm verify "$ART" --frobnicate
-rc_is 2 "an unknown module command" lbm install "$ART"
+rc_is 2 "an unknown module command" lbm frobnicate "$ART"
 check "verify --help explains the checks" bash -c \
 	"'$LBAGENT_BIN' module verify --help | grep -q -- '--sha512 HEX'"
 check "pack --help explains reproducibility" bash -c \
