@@ -27,12 +27,13 @@ tally() {	# tally NAME LOGFILE EXIT
 }
 
 run() {		# run NAME CMD...
-	local name=$1 out="$LOG/$(echo "$1" | tr '/ ' '__').log" rc
+	local name=$1 out="$LOG/$(echo "$1" | tr '/ ' '__').log" rc t0=$SECONDS
 	shift
 	echo "== $name"
 	"$@" >"$out" 2>&1
 	rc=$?
 	grep -E '^(PASS|FAIL|SKIP) ' "$out" | sed 's/^/   /'
+	echo "   ($((SECONDS - t0)) s)"
 	grep -q '^FAIL ' "$out" || [ $rc -ne 0 ] && {
 		echo "   --- output of $name ---"
 		grep -vE '^(PASS|SKIP) ' "$out" | head -60 | sed 's/^/   | /'

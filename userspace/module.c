@@ -49,7 +49,7 @@ static void crash_point(int step)
 {
 	const char *s = getenv("LB_TEST_CRASH_STEP");
 
-	if (s && atoi(s) == step)
+	if (s && strtol(s, NULL, 10) == step)
 		raise(SIGKILL);
 }
 
@@ -399,8 +399,9 @@ static int genb_module(struct lb_ctx *c, struct genb *g, const struct lbm_artifa
 		if (!obj)
 			return lb_errf(err, errno, "%s: opening %s: %s", m->name, f->name,
 				       strerror(errno));
-		bpf_object__for_each_program(p, obj)
+		bpf_object__for_each_program(p, obj) {
 			bpf_program__set_autoload(p, false);
+		}
 		for (int h = 0; h < N_HOOKS; h++) {
 			self[h] = (struct lb_chain_self){ .slot = LB_CHAIN_NO_SLOT };
 			slot[h] = -1;
@@ -957,7 +958,7 @@ static int remove_orphans(struct lb_ctx *c, json_t *j)
 		if (!dash)
 			continue;
 		*dash = '\0';
-		if (rev_named(j, name, atoi(dash + 1)))
+		if (rev_named(j, name, (int)strtol(dash + 1, NULL, 10)))
 			continue;
 		snprintf(sub, sizeof(sub), "%s/%s", path, e->d_name);
 		unlink(sub);
@@ -1047,6 +1048,41 @@ static json_t *rev_new(json_t *j, json_t *m, const struct lbm_artifact *a)
 typedef void (*commit_fn)(json_t *j, json_t *m, json_t *rev, const void *arg);
 
 /*
+ * The lifecycle's own metrics, kept in the journal (for `module status` and
+ * the daemon's /metrics): committed changes, rollbacks by cause, and the
+ * phase times of the last change and their sums.
+ */
+static void stats_note(json_t *j, const struct lb_mod_result *res, bool committed)
+{
+	json_t *st = json_object_get(j, "stats"), *rb, *ms;
+	const struct {
+		const char *name;
+		double v;
+	} ph[] = { { "verify", res->ms_verify }, { "load", res->ms_load },
+		   { "build", res->ms_build }, { "selftest", res->ms_selftest },
+		   { "swap", res->ms_swap }, { "health", res->ms_health } };
+
+	if (!json_is_object(st)) {
+		st = json_pack("{s:i, s:{}, s:{}}", "swaps", 0, "rollbacks", "phase_ms_sum");
+		json_object_set_new(j, "stats", st);
+	}
+	if (committed) {
+		json_object_set_new(st, "swaps", json_integer(json_integer_value(
+							json_object_get(st, "swaps")) + 1));
+	} else {
+		rb = json_object_get(st, "rollbacks");
+		json_object_set_new(rb, res->cause[0] ? res->cause : "other",
+				    json_integer(json_integer_value(json_object_get(
+					    rb, res->cause[0] ? res->cause : "other")) + 1));
+	}
+	ms = json_object_get(st, "phase_ms_sum");
+	for (size_t i = 0; i < sizeof(ph) / sizeof(ph[0]); i++)
+		json_object_set_new(ms, ph[i].name,
+				    json_real(json_number_value(json_object_get(ms, ph[i].name)) +
+					      ph[i].v));
+}
+
+/*
  * The common part of every change: generation new_gen with `name` running
  * `rev` (NULL: off) is built (or, reuse, is the previous generation, which
  * runs exactly that already), swapped in, watched, committed: commit() sets
@@ -1127,6 +1163,7 @@ static int change(struct lb_ctx *c, json_t *j, const char *name, json_t *rev,
 		goto back;
 	/* Commit. */
 	commit(j, m, rev, arg);
+	stats_note(j, res, true);
 	comp = composition(mods, revs, n);
 	if (!json_is_object(json_object_get(j, "gens")))
 		json_object_set_new(j, "gens", json_object());
@@ -1165,6 +1202,7 @@ back:
 			swap_hook(c, h, -1, old_fd[h], true, NULL);
 undo:
 	res->rolled_back = true;
+	stats_note(j, res, false);	/* saved with the txn's end (txn_abort) */
 	for (int h = 0; h < N_HOOKS; h++) {
 		if (new_fd[h] >= 0)
 			close(new_fd[h]);
@@ -1305,6 +1343,17 @@ static int install_bytes(struct lb_ctx *c, const uint8_t *buf, size_t len, const
 	if (r)
 		txn_abort(c, j);
 out:
+	if (r && !res->rolled_back && res->cause[0]) {
+		/* Refused before anything was built: counted by cause all the same. */
+		struct lb_err ignored;
+		json_t *jj = journal_load(c, &ignored);
+
+		if (jj) {
+			stats_note(jj, res, false);
+			journal_save(c, jj, &ignored);
+			json_decref(jj);
+		}
+	}
 	res->ms_total = now_ms() - t0;
 	json_decref(rev);
 	json_decref(j);

@@ -302,8 +302,9 @@ static void print_counters(json_t *v)
 		if (!json_is_object(hv))
 			continue;
 		printf("  %-10s", hook);
-		json_object_foreach(hv, k, x)
+		json_object_foreach(hv, k, x) {
 			printf(" %s %lld", k, (long long)json_integer_value(x));
+		}
 		printf("\n");
 	}
 }
@@ -341,9 +342,10 @@ static int list_or_status(struct lb_ctx *c, int argc, char **argv, bool status)
 	}
 	if (c->json) {
 		if (status)
-			json_print(json_pack("{s:O, s:O, s:O, s:O}", "generation",
+			json_print(json_pack("{s:O, s:O, s:O, s:O, s:O}", "generation",
 					     json_object_get(j, "gen"), "previous_generation",
-					     json_object_get(j, "prev_gen") ?: json_null(), "txn",
+					     json_object_get(j, "prev_gen") ?: json_null(), "stats",
+					     json_object_get(j, "stats") ?: json_null(), "txn",
 					     json_object_get(j, "txn") ?: json_null(), "modules",
 					     out));
 		else

@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 # run.sh BUILD - every benchmark; a Markdown report and the raw figures.
-#   BUILD/bench/report.md, BUILD/bench/raw.json
+#   BUILD/bench/report.md, BUILD/bench/raw.json, compare.json, swap.json
 set -eu
 cd "$(dirname "$0")/../.."
 BUILD=${1:-build}
@@ -40,6 +40,16 @@ if [ -s "$OUT/compare.md" ]; then
 	cat "$OUT/compare.md" >>"$OUT/report.md"
 	cat "$OUT/compare.md"
 fi
+
+# Module updates under traffic: link swap, install, rollback, beside
+# `ip link set dev IFACE xdp obj ...` (tests/bench/swap.sh: swap.md, swap.json).
+rm -f "$OUT/swap.md" "$OUT/swap.json"
 echo
-echo "report: $OUT/report.md, raw figures: $OUT/raw.json, $OUT/compare.json"
+tests/bench/swap.sh "$BUILD" "$OUT" || rc=$?
+if [ -s "$OUT/swap.md" ]; then
+	echo >>"$OUT/report.md"
+	cat "$OUT/swap.md" >>"$OUT/report.md"
+fi
+echo
+echo "report: $OUT/report.md, raw figures: $OUT/raw.json, $OUT/compare.json, $OUT/swap.json"
 exit $rc

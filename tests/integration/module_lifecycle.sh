@@ -9,6 +9,12 @@
 # with the policy: UDP to 9000 denied, everything else allowed.
 . "$(dirname "$0")/../lib/lib.sh"
 topo_up
+# No traffic but the test's own: the packet accounting below is exact.
+# Permanent neighbours (no ARP probes) and no IPv6 (no ND, MLD, RS).
+in_a ip neigh replace $B4 lladdr "$(in_b ip -j link show b0 | jq -r '.[0].address')" dev a0 nud permanent
+in_b ip neigh replace $A4 lladdr "$(in_a ip -j link show a0 | jq -r '.[0].address')" dev b0 nud permanent
+in_a sysctl -qw net.ipv6.conf.a0.disable_ipv6=1
+in_b sysctl -qw net.ipv6.conf.b0.disable_ipv6=1
 
 SWAPS=${SWAPS:-1000}
 LBGEN=$BUILD/tests/bench/lbgen
@@ -62,7 +68,8 @@ active_key() { status '.modules[] | select(.name == "firewall") | .verdicts.key'
 
 # traffic SECS PORT: UDP datagrams from A to B:PORT for SECS seconds.
 traffic() { in_a timeout "$1" bash -c "while :; do echo x >/dev/udp/$B4/$2; done" 2>/dev/null; }
-bg in_b socat -u UDP-RECV:9001 /dev/null	# no ICMP errors for the allowed traffic
+# nsenter execs socat: the PID bg records is socat itself, which cleanup kills.
+bg nsenter --net=/run/netns/$NS_B socat -u UDP-RECV:9001 /dev/null	# no ICMP errors for allowed traffic
 
 # The link of b0 runs the dispatcher of the journal's generation; only that
 # generation and the active and previous revisions are pinned; no txn.
@@ -102,6 +109,7 @@ manifest() {
 	  \"maps\": [$5], \"kernel\": {\"min\": \"6.1\"}, \"selftest\": [$6]}"
 }
 
+echo "# at ${SECONDS} s"
 # ---- install, rollback ----
 
 check "attach b0 (the built-in firewall, revision 1)" lbagent fw attach b0
@@ -120,6 +128,7 @@ check "deny works after rollback" deny_works
 check "rollback again: revision 2" lbagent module rollback firewall --health-window 0
 check "state consistent after rollbacks" consistent
 
+echo "# at ${SECONDS} s"
 # ---- every failure class: refused or rolled back, the old revision serving ----
 
 # fails NAME CAUSE CMD...: the command fails naming CAUSE; nothing changed.
@@ -184,6 +193,7 @@ pack abort_udp "$(manifest firewall 1.0.5 abort_udp.bpf.o lb_test_abort_udp "" "
 	"$TM/abort_udp.bpf.o" >/dev/null
 TRAFFIC=2 fails "health: aborts" "health_aborted" module install "$P/abort_udp.lbm" --health-window 1500
 
+echo "# at ${SECONDS} s"
 # ---- toggles, with real traffic ----
 
 udp_in() { in_b nstat -asz UdpInDatagrams UdpNoPorts | awk '$1 ~ /^Udp/ { s += $2 } END { print s + 0 }'; }
@@ -212,6 +222,7 @@ else
 	t_skip "metrics module: no metrics artifact in $BUILD/modules"
 fi
 
+echo "# at ${SECONDS} s"
 # ---- restart adoption: a new process adopts what is pinned, reloads nothing ----
 
 pid0=$(bpftool link show pinned "$BPFFS/links/xdp_$(b0_ifindex)" -j | jq .prog_id)
@@ -221,6 +232,7 @@ check "the running dispatcher was kept" test "$(bpftool link show pinned \
 check "recover finds nothing to do" lbagent module recover
 check "state consistent" consistent
 
+echo "# at ${SECONDS} s"
 # ---- SIGKILL at every step of an install ----
 
 for step in 1 2 3 4 5 50 51 6 7 8 9; do
@@ -234,6 +246,7 @@ for step in 1 2 3 4 5 50 51 6 7 8 9; do
 	check "crash at step $step: deny works" deny_works
 done
 
+echo "# at ${SECONDS} s"
 # ---- no loss: SWAPS swaps under live-frames traffic ----
 
 if [ -x "$LBGEN" ]; then
@@ -244,7 +257,8 @@ if [ -x "$LBGEN" ]; then
 	c0=$(($(xdp_count "$k1") + $(xdp_count "$k2")))
 	d0=$(($(xdp_count "$k1" 1) + $(xdp_count "$k2" 1)))
 	p0=$(b0_rx)
-	in_a "$LBGEN" send --dev a0 --peer-netns "/run/netns/$NS_B" --dst $B4 --dport 9001 \
+	# nsenter execs lbgen, so $! is lbgen itself and takes the SIGINT below.
+	nsenter --net=/run/netns/$NS_A "$LBGEN" send --dev a0 --peer-netns "/run/netns/$NS_B" --dst $B4 --dport 9001 \
 		--src 198.18.0.1/32 --duration 600 --json >"$WORK/gen.json" 2>"$WORK/gen.err" &
 	gpid=$!
 	sleep 0.5
@@ -270,3 +284,4 @@ if [ -x "$LBGEN" ]; then
 else
 	t_skip "no-loss swaps: $LBGEN not built"
 fi
+echo "# at ${SECONDS} s"
