@@ -58,5 +58,11 @@ evpid=$!
 sleep 0.3
 tcp_ok "$NS_A" $B4 8080; tcp_ok "$NS_A" $B4 8081
 wait $evpid
+say "Module update without a reboot: install revision 2, verdicts unchanged, roll back"
+run module install "$BUILD"/modules/firewall-*.lbm --health-window 500
+try "tcp 198.18.0.1 -> :80 on revision 2 (rule allows)" tcp_ok "$NS_A" $B4 80
+try "tcp 198.18.0.1 -> :8081 on revision 2 (default deny)" tcp_ok "$NS_A" $B4 8081
+run module rollback firewall --health-window 0
+run module status
 say "Detach; namespaces and the private bpffs are removed on exit"
 run fw detach b0
