@@ -150,9 +150,10 @@ static json_t *journal_module(json_t *j, const char *name)
 	json_t *m;
 	size_t i;
 
-	json_array_foreach(json_object_get(j, "modules"), i, m)
+	json_array_foreach(json_object_get(j, "modules"), i, m) {
 		if (!strcmp(json_string_value(json_object_get(m, "name")) ?: "", name))
 			return m;
+	}
 	return NULL;
 }
 
@@ -706,9 +707,10 @@ static int health_hook(json_t *rev)
 	json_t *v;
 	size_t i;
 
-	json_array_foreach(json_object_get(rev, "hooks"), i, v)
+	json_array_foreach(json_object_get(rev, "hooks"), i, v) {
 		if (!strcmp(json_string_value(v) ?: "", "xdp"))
 			return HOOK_XDP;
+	}
 	return HOOK_TC;
 }
 
