@@ -15,21 +15,7 @@
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
-#include "lb_mod.h"
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
-	__uint(max_entries, LB_CHAIN_SLOTS);
-	__type(key, __u32);
-	__type(value, __u32);
-} lb_chain_xdp SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
-	__uint(max_entries, LB_CHAIN_SLOTS);
-	__type(key, __u32);
-	__type(value, __u32);
-} lb_chain_tc SEC(".maps");
+#include "lib/chain_maps.h"
 
 SEC("xdp")
 int lb_root_xdp(struct xdp_md *ctx)

@@ -5,7 +5,7 @@
  *
  * bpffs layout (root defaults to /sys/fs/bpf/loopback):
  *   maps/<name>          state maps, pinned by name, shared by all programs
- *   mods/, chain/        module revisions and the dispatcher chain (module.h)
+ *   chain/               module chain generations (module.h)
  *   links/xdp_<ifindex>  the XDP bpf_link of an interface
  *   links/tc_<ifindex>   its tcx egress bpf_link (kernels >= 6.6)
  * State directory (defaults to /var/lib/loopback):
@@ -18,6 +18,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <jansson.h>
 #include "fwmaps.h"
 
@@ -68,7 +69,7 @@ void state_iface_del(struct lb_ctx *c, uint32_t ifindex);
 /*
  * Make sure the maps and the module chain exist under the bpffs root (the
  * built-in firewall is installed the first time), and return the current
- * chain's dispatcher fds for XDP and TC egress.
+ * generation's root program fds for XDP and TC egress.
  */
 int datapath_ensure(struct lb_ctx *c, int *xdp_fd, int *tc_fd, struct lb_err *err);
 /* Start (or restart) the in-kernel conntrack collector timer. */
@@ -78,6 +79,9 @@ int datapath_maps(struct lb_ctx *c, struct lb_maps *m, struct lb_err *err);
 
 /* For commands that take no arguments: -LB_EUSAGE with a message if there are. */
 int no_more_args(int argc, char **argv, const char *usage);
+
+/* mkdir -p; -errno. */
+int mkdir_p(const char *path, mode_t mode);
 
 /* Helpers for output. */
 int write_file_atomic(const char *path, const void *buf, size_t len, struct lb_err *err);

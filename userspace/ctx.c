@@ -30,7 +30,7 @@ void ctx_path(const struct lb_ctx *c, char *buf, size_t len, bool state, const c
 	va_end(ap);
 }
 
-static int mkdir_p(const char *path, mode_t mode)
+int mkdir_p(const char *path, mode_t mode)
 {
 	char tmp[512];
 

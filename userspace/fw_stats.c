@@ -12,6 +12,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "agent.h"
+#include "module.h"
 
 static int ncpus(void)
 {
@@ -362,11 +363,8 @@ int cmd_status(struct lb_ctx *c, int argc, char **argv)
 						     link_pinned(c, att[i].ifindex)));
 	pol = json_object_get(c->state, "policy");
 	{
-		char jp[512];
-		json_t *jr;
+		json_t *jr = module_journal_load(c, NULL);
 
-		ctx_path(c, jp, sizeof(jp), true, "modules.json");
-		jr = json_load_file(jp, 0, NULL);
 		gen = (long long)json_integer_value(json_object_get(jr, "gen"));
 		json_decref(jr);
 	}

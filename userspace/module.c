@@ -53,23 +53,6 @@ static void crash_point(int step)
 		raise(SIGKILL);
 }
 
-static int mkdirs(const char *path)
-{
-	char tmp[512];
-
-	if (snprintf(tmp, sizeof(tmp), "%s", path) >= (int)sizeof(tmp))
-		return -ENAMETOOLONG;
-	for (char *p = tmp + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(tmp, 0700) && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	return mkdir(tmp, 0700) && errno != EEXIST ? -errno : 0;
-}
-
 /* Remove a bpffs directory tree of pins (best effort; what is left is an orphan). */
 static void rm_tree(const char *path)
 {
@@ -109,7 +92,7 @@ static void journal_path(struct lb_ctx *c, char *buf, size_t len)
 	ctx_path(c, buf, len, true, "modules.json");
 }
 
-static json_t *journal_load(struct lb_ctx *c, struct lb_err *err)
+json_t *module_journal_load(struct lb_ctx *c, struct lb_err *err)
 {
 	char path[512];
 	json_error_t je;
@@ -331,7 +314,7 @@ static int genb_roots(struct lb_ctx *c, struct genb *g, struct lb_err *err)
 	int r;
 
 	gen_pin(c, path, sizeof(path), g->gen, NULL);
-	r = mkdirs(path);
+	r = mkdir_p(path, 0700);
 	if (r)
 		return lb_errf(err, -r, "creating %s: %s", path, strerror(-r));
 	for (int h = 0; h < N_HOOKS; h++) {
@@ -714,36 +697,46 @@ static int health_hook(json_t *rev)
 	return HOOK_TC;
 }
 
-static int mod_stats_read(struct lb_ctx *c, uint32_t key, int hook, struct mod_ctr *out)
+_Static_assert(LB_MV_MAX == 8, "module.h declares module_verdicts() with 8 verdicts");
+
+int module_verdicts(struct lb_ctx *c, uint32_t key, int hook, uint64_t pkts[LB_MV_MAX])
 {
 	int ncpu = libbpf_num_possible_cpus(), fd, r = 0;
 	struct lb_mod_ctr *v;
 	char path[512];
 
-	memset(out, 0, sizeof(*out));
+	memset(pkts, 0, LB_MV_MAX * sizeof(*pkts));
 	ctx_path(c, path, sizeof(path), false, "maps/lb_mod_stats");
 	fd = bpf_obj_get(path);
 	if (fd < 0)
 		return -errno;
 	v = calloc(ncpu > 0 ? ncpu : 1, sizeof(*v));
-	for (uint32_t verdict = 0; v && verdict < LB_MV_MAX && !r; verdict++) {
+	if (!v)
+		r = -ENOMEM;
+	for (uint32_t verdict = 0; !r && verdict < LB_MV_MAX; verdict++) {
 		__u32 k = lb_mod_stats_idx(key, (__u32)hook, verdict);
 
-		if (bpf_map_lookup_elem(fd, &k, v)) {
+		if (bpf_map_lookup_elem(fd, &k, v))
 			r = -errno;
-			break;
-		}
-		for (int cpu = 0; cpu < ncpu; cpu++) {
-			out->pkts += v[cpu].packets;
-			if (verdict == LB_MV_DROP)
-				out->drops += v[cpu].packets;
-			if (verdict == LB_MV_ABORTED)
-				out->aborted += v[cpu].packets;
-		}
+		for (int cpu = 0; !r && cpu < ncpu; cpu++)
+			pkts[verdict] += v[cpu].packets;
 	}
 	free(v);
 	close(fd);
-	return v ? r : -ENOMEM;
+	return r;
+}
+
+static int mod_stats_read(struct lb_ctx *c, uint32_t key, int hook, struct mod_ctr *out)
+{
+	uint64_t pkts[LB_MV_MAX];
+	int r = module_verdicts(c, key, hook, pkts);
+
+	memset(out, 0, sizeof(*out));
+	for (int i = 0; !r && i < LB_MV_MAX; i++)
+		out->pkts += pkts[i];
+	out->drops = r ? 0 : pkts[LB_MV_DROP];
+	out->aborted = r ? 0 : pkts[LB_MV_ABORTED];
+	return r;
 }
 
 /* A key handed to a new revision starts from zero (an old one may have had it). */
@@ -989,7 +982,7 @@ static bool gen_serves(struct lb_ctx *c, uint64_t gen, int h)
 
 int module_recover(struct lb_ctx *c, struct lb_err *err)
 {
-	json_t *j = journal_load(c, err), *t;
+	json_t *j = module_journal_load(c, err), *t;
 	uint64_t old_gen, new_gen;
 	int r = 0;
 
@@ -1301,7 +1294,7 @@ static int install_bytes(struct lb_ctx *c, const uint8_t *buf, size_t len, const
 		snprintf(res->cause, sizeof(res->cause), "verify");
 		goto out;
 	}
-	j = journal_load(c, err);
+	j = module_journal_load(c, err);
 	if (!j) {
 		r = -EINVAL;
 		goto out;
@@ -1329,7 +1322,7 @@ static int install_bytes(struct lb_ctx *c, const uint8_t *buf, size_t len, const
 		goto out;
 	/* Step 2: the artifact, where every later generation loads it from. */
 	ctx_path(c, path, sizeof(path), true, "mods");
-	r = mkdirs(path);
+	r = mkdir_p(path, 0700);
 	if (r)
 		r = lb_errf(err, -r, "creating %s: %s", path, strerror(-r));
 	artifact_path(c, path, sizeof(path), a.m->name, rev_num(rev));
@@ -1348,7 +1341,7 @@ out:
 	if (r && !res->rolled_back && res->cause[0]) {
 		/* Refused before anything was built: counted by cause all the same. */
 		struct lb_err ignored;
-		json_t *jj = journal_load(c, &ignored);
+		json_t *jj = module_journal_load(c, &ignored);
 
 		if (jj) {
 			stats_note(jj, res, false);
@@ -1424,7 +1417,7 @@ static int swap_only(struct lb_ctx *c, const char *name, const char *op, bool to
 
 	memset(res, 0, sizeof(*res));
 	snprintf(res->module, sizeof(res->module), "%s", name);
-	j = journal_load(c, err);
+	j = module_journal_load(c, err);
 	if (!j)
 		return -EINVAL;
 	m = journal_module(j, name);
@@ -1520,7 +1513,7 @@ static int install_builtin(struct lb_ctx *c, struct lb_err *err)
 static int gen_restore(struct lb_ctx *c, struct lb_err *err)
 {
 	struct lb_mod_opts o = { .health_ms = 0, .max_drop_increase = 1 };
-	json_t *j = journal_load(c, err), *mods[MAX_MODS], *revs[MAX_MODS], *gens;
+	json_t *j = module_journal_load(c, err), *mods[MAX_MODS], *revs[MAX_MODS], *gens;
 	struct lb_mod_result res = { 0 };
 	uint64_t new_gen = 0;
 	struct genb g;
@@ -1564,7 +1557,7 @@ int module_chain_fds(struct lb_ctx *c, int *xdp_fd, int *tc_fd, struct lb_err *e
 	int r;
 
 	*xdp_fd = *tc_fd = -1;
-	j = journal_load(c, err);
+	j = module_journal_load(c, err);
 	if (!j)
 		return -EINVAL;
 	gen = json_integer_value(json_object_get(j, "gen"));
@@ -1573,7 +1566,7 @@ int module_chain_fds(struct lb_ctx *c, int *xdp_fd, int *tc_fd, struct lb_err *e
 		r = install_builtin(c, err);
 		if (r)
 			return r;
-		j = journal_load(c, err);
+		j = module_journal_load(c, err);
 		if (!j)
 			return -EINVAL;
 		gen = json_integer_value(json_object_get(j, "gen"));
@@ -1584,7 +1577,7 @@ int module_chain_fds(struct lb_ctx *c, int *xdp_fd, int *tc_fd, struct lb_err *e
 		r = gen_restore(c, err);
 		if (r)
 			return r;
-		j = journal_load(c, err);
+		j = module_journal_load(c, err);
 		if (!j)
 			return -EINVAL;
 		gen = jgen(j, "gen");

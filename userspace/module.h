@@ -6,65 +6,78 @@
  * A module (firewall, metrics, ...) comes as an artifact (artifact.h).  Each
  * installed copy of one is a revision: a number per module, plus a serial
  * unique across modules that keys its verdict counters in lb_mod_stats
- * (headers/lb_mod.h).  The programs of every hook run through a dispatcher
- * (bpf/dispatch_xdp.bpf.c, bpf/dispatch_tc.bpf.c) whose slots the module
- * programs replace (freplace, BPF_PROG_TYPE_EXT).  The set of dispatchers
- * and their slot links is a chain generation; the stable bpf_link of every
- * interface and hook points at the current generation's dispatcher.
+ * (headers/lb_mod.h, module_rev_key()).  Every hook of every interface runs
+ * a root program (bpf/chain_root.bpf.c) that tail-calls slot 0 of its
+ * chain, a prog array; each module program ends in bpf/lib/chain.h, which
+ * counts its verdict and tail-calls the next slot.  A generation is two
+ * roots, two fresh prog arrays and a fresh instance of every enabled
+ * module's programs (each with its own lb_chain_self map: its slot and its
+ * key).  A generation is never edited once built: a change builds a new one.
+ * (freplace dispatchers would avoid the tail calls, but kernels under
+ * lockdown, this project's host among them, refuse BPF_PROG_TYPE_EXT.)
  *
  * bpffs (below the root):
  *   maps/<name>                  state maps, version-free, reused by every
  *                                revision after a compatibility check
- *   mods/<name>/<rev>/<hook>     a revision's programs (EXT)
- *   chain/<gen>/<hook>           a generation's dispatcher
- *   chain/<gen>/<hook>_s<i>      the freplace link of its slot i
+ *   chain/<gen>/xdp, tc_egress   a generation's roots
+ *   chain/<gen>/chain_xdp, chain_tc
+ *                                its prog arrays (pinned: the kernel empties a
+ *                                prog array when its last user reference goes)
+ *   chain/<gen>/<module>_<hook>  its module program instances
  *   links/xdp_<ifindex>, links/tc_<ifindex>
  *                                the stable links (fw_attach.c)
+ * The current generation and the previous one are pinned, no other.
  * State directory:
  *   modules.json                 the journal (below)
- *   mods/<name>-<rev>.lbm        each installed revision's artifact
+ *   mods/<name>-<rev>.lbm        each installed revision's artifact: every
+ *                                generation loads its modules from these
  *   mods/<name>-<rev>.log        the verifier log of a revision that failed
  *
- * A change (install, rollback, enable, disable) is a transaction:
+ * A change (install, rollback, enable, disable) is a transaction; the
+ * numbers are the LB_TEST_CRASH_STEP points:
  *   1 journal: txn begun          (what is being done, the new generation)
- *   2 verify and load the revision, pin it       (install only)
- *   3 build the new generation: dispatchers, slot links, pinned
- *   4 self-test: the manifest's vectors through the new dispatchers
- *   5 swap: every interface's link, compare-and-swap (BPF_F_REPLACE)
- *   6 journal: txn swapped
- *   7 health window: the revision's own verdict counters
- *   8 journal: committed (txn gone, new active/previous, new generation)
- *   9 unpin what nothing refers to any more
- * Until 5 the old generation serves and nothing live changed; a failure
- * unpins what was built.  From 5 on a failure swaps back.  The previous
- * revision of a module stays pinned until the next commit, so a rollback
- * loads nothing: it is steps 3-9 with the previous revision.
+ *   2 store the verified artifact                  (install only)
+ *   3 build the new generation from the stored artifacts, pinned
+ *   4 self-test: the manifest's vectors through the new roots, every module
+ *     counting under LB_MOD_KEY_SELFTEST; then the real keys
+ *   50, 51 swap: every interface's XDP, then TC link, compare-and-swap
+ *     (BPF_F_REPLACE); 50/51 fire after the first link of a hook moved
+ *   5 swapped; 6 journal: txn swapped
+ *   7 health window: the revision's own verdict counters on its XDP hook
+ *     (TC when it has none): XDP_ABORTED, or a drop share above the old one's
+ *   8 journal: committed (txn gone, new active/previous, new generation,
+ *     the previous one kept)
+ *   9 orphans removed
+ * Until the swap nothing live changed; a failure unpins what was built.
+ * From the swap on a failure swaps back.  A rollback or toggle whose result
+ * is exactly the previous generation swaps to it and loads nothing.
  *
- * Recovery (module_recover(), run under the lock by every command that
+ * Recovery (module_recover(), run by ctx_lock(), so by every command that
  * changes the datapath): a journal with a txn means a process died in one.
  * The kernel decides: links still on the old generation are left alone,
- * links already on the new one are swapped back; the new generation and
- * revision are unpinned and the txn dropped.  A change whose health window
- * never ended is never committed.  Then orphans (pins and artifacts the
- * journal does not name) are removed.
+ * links on the new one are swapped back; the txn is dropped.  A change whose
+ * health window never ended is never committed.  Then orphans (generations
+ * and artifacts the journal does not name) are removed.  A journal whose
+ * generation the bpffs lacks (a reboot) gets it rebuilt from the artifacts.
  *
  * Journal (modules.json, written temp + fsync + rename):
- *   {"serial": N, "gen": G,
+ *   {"serial": N, "gen": G, "prev_gen": G', "next_gen": G'',
+ *    "gens": {"<gen>": {"<module>": rev, ...}}   (what G and G' run)
  *    "maps": {"<map>": layout, ...},
- *    "modules": [{"name", "enabled", "order",
+ *    "modules": [{"name", "enabled", "order", "next_rev",
  *                 "active": REV, "previous": REV | null}],
- *    "txn": null | {"op", "module", "step", "old_gen", "new_gen", "rev": REV}}
+ *    "stats": {"swaps", "rollbacks": {"<cause>": n}, "phase_ms_sum": {...}},
+ *    "txn": null | {"op", "module", "step", "old_gen", "new_gen", "reuse",
+ *                   "rev": REV}}
  *   REV = {"rev", "serial", "version", "sha512", "hooks": ["xdp", ...],
  *          "installed_at"}
- *
- * Test-only: LB_TEST_CRASH_STEP=N makes the process SIGKILL itself right
- * after step N of a transaction (the crash-safety test).
  */
 #ifndef LB_MODULE_H
 #define LB_MODULE_H
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <jansson.h>
 #include "lberr.h"
 
 struct lb_ctx;
@@ -95,6 +108,12 @@ struct lb_mod_result {
 	uint64_t health_packets, health_drops, health_aborted;
 };
 
+/* The journal (an empty one when there is none yet); NULL with err when unreadable. */
+json_t *module_journal_load(struct lb_ctx *c, struct lb_err *err);
+
+/* Packets a revision key counted on a hook (0 XDP, 1 TC egress), by verdict, all CPUs. */
+int module_verdicts(struct lb_ctx *c, uint32_t key, int hook, uint64_t pkts[8]);
+
 /* The lb_mod_stats key of the revision with this serial (lb_mod.h). */
 uint32_t module_rev_key(uint64_t serial);
 
@@ -105,9 +124,9 @@ uint32_t module_rev_key(uint64_t serial);
 int module_recover(struct lb_ctx *c, struct lb_err *err);
 
 /*
- * The current generation's dispatcher programs (for attaching an interface),
+ * The current generation's root programs (for attaching an interface),
  * installing the built-in firewall module first when no module is installed.
- * Needs the lock.  fds are -1 for a hook without a dispatcher.
+ * Needs the lock.
  */
 int module_chain_fds(struct lb_ctx *c, int *xdp_fd, int *tc_fd, struct lb_err *err);
 

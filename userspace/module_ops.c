@@ -24,7 +24,7 @@ const char module_install_details[] =
 	"Installs a module artifact (see `lbagent module verify --help`) as a new\n"
 	"revision, as one transaction: verify (hash, archive, manifest, ELF, map\n"
 	"compatibility) -> load against the pinned state maps -> build a new chain of\n"
-	"dispatchers -> run the manifest's self-test vectors through it -> swap every\n"
+	"root programs -> run the manifest's self-test vectors through it -> swap every\n"
 	"interface's link (compare-and-swap) -> health window -> commit.  A failure\n"
 	"before the swap changes nothing live; after it the links swap back.  The\n"
 	"revision it replaces stays pinned: `module rollback` returns to it at once.\n"
@@ -226,21 +226,6 @@ int cmd_module_disable(struct lb_ctx *c, int argc, char **argv)
 
 /* ---- list, status ---- */
 
-static json_t *journal_read(struct lb_ctx *c, struct lb_err *err)
-{
-	char path[512];
-	json_error_t je;
-	json_t *j;
-
-	ctx_path(c, path, sizeof(path), true, "modules.json");
-	if (access(path, F_OK))
-		return json_pack("{s:i, s:[], s:n}", "gen", 0, "modules", "txn");
-	j = json_load_file(path, 0, &je);
-	if (!j)
-		lb_errf(err, EINVAL, "%s: %s", path, je.text);
-	return j;
-}
-
 static const char *rev_text(json_t *rev, char *buf, size_t len)
 {
 	if (!json_is_object(rev))
@@ -259,37 +244,24 @@ static json_t *rev_counters(struct lb_ctx *c, json_t *rev)
 	static const char *const names[LB_MV_OTHER + 1] = { "aborted", "drop", "pass", "tx",
 							    "redirect", "other" };
 	static const char *const hooks[LB_CHAIN_HOOKS] = { "xdp", "tc_egress" };
-	int ncpu = libbpf_num_possible_cpus(), fd;
 	json_t *o = json_object();
-	struct lb_mod_ctr *v;
-	char path[512];
+	uint64_t pkts[LB_MV_MAX];
 	uint32_t key;
 
 	if (!json_is_object(rev))
 		return o;
 	key = module_rev_key((uint64_t)json_integer_value(json_object_get(rev, "serial")));
 	json_object_set_new(o, "key", json_integer(key));
-	ctx_path(c, path, sizeof(path), false, "maps/lb_mod_stats");
-	fd = bpf_obj_get(path);
-	v = calloc(ncpu > 0 ? ncpu : 1, sizeof(*v));
-	for (uint32_t h = 0; fd >= 0 && v && h < LB_CHAIN_HOOKS; h++) {
-		json_t *hv = json_object();
+	for (int h = 0; h < LB_CHAIN_HOOKS; h++) {
+		json_t *hv;
 
-		for (uint32_t i = 0; i <= LB_MV_OTHER; i++) {
-			__u32 k = lb_mod_stats_idx(key, h, i);
-			uint64_t sum = 0;
-
-			if (bpf_map_lookup_elem(fd, &k, v))
-				break;
-			for (int cpu = 0; cpu < ncpu; cpu++)
-				sum += v[cpu].packets;
-			json_object_set_new(hv, names[i], json_integer((json_int_t)sum));
-		}
+		if (module_verdicts(c, key, h, pkts))
+			break;
+		hv = json_object();
+		for (int i = 0; i <= LB_MV_OTHER; i++)
+			json_object_set_new(hv, names[i], json_integer((json_int_t)pkts[i]));
 		json_object_set_new(o, hooks[h], hv);
 	}
-	free(v);
-	if (fd >= 0)
-		close(fd);
 	return o;
 }
 
@@ -321,7 +293,7 @@ static int list_or_status(struct lb_ctx *c, int argc, char **argv, bool status)
 					    : "Usage: lbagent module list\n");
 	if (r)
 		return r;
-	j = journal_read(c, &err);
+	j = module_journal_load(c, &err);
 	if (!j) {
 		fprintf(stderr, "lbagent module: %s\n", err.msg);
 		return -EINVAL;

@@ -27,7 +27,7 @@
  * slot is empty, so the program simply returns its action.
  *
  * Cost: one inlined array lookup, one per-CPU counter add and, for a packet
- * that passes, a tail call into an empty slot (~5 ns) or the next module.
+ * that passes, a tail call into an empty slot or the next module.
  */
 #ifndef LB_BPF_CHAIN_H
 #define LB_BPF_CHAIN_H
@@ -35,20 +35,7 @@
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include "lb_mod.h"
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
-	__uint(max_entries, LB_CHAIN_SLOTS);
-	__type(key, __u32);
-	__type(value, __u32);
-} lb_chain_xdp SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
-	__uint(max_entries, LB_CHAIN_SLOTS);
-	__type(key, __u32);
-	__type(value, __u32);
-} lb_chain_tc SEC(".maps");
+#include "lib/chain_maps.h"
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

@@ -302,7 +302,7 @@ report() {
 		row("**install**, wall-clock of `module install`"; $s.install.wall_ms),
 		row("install: verify"; $s.install.verify_ms),
 		row("install: load"; $s.install.load_ms),
-		row("install: build (dispatchers, slot links)"; $s.install.build_ms),
+		row("install: build (remainder outside load and self-test)"; $s.install.build_ms),
 		row("install: self-test"; $s.install.selftest_ms),
 		row("install: swap"; $s.install.swap_ms),
 		row("install: in-process total (`ms.total`)"; $s.install.total_ms),
@@ -319,7 +319,7 @@ report() {
 		  "link of the module's hooks: b0's XDP link and its TC egress attachment, two updates. " +
 		  "*Rollback* (\(.swaps) calls, alternating between two pinned revisions) is the whole command as " +
 		  "an operator runs it: nsenter and process start, the bpffs lock, recovery check, journal, " +
-		  "opening the previous generation's pinned dispatchers, the swap, the journal's fsync and " +
+		  "opening the previous generation's pinned root programs, the swap, the journal's fsync and " +
 		  "rename, unpinning; it loads and verifies nothing. *Install* (\(.installs) calls of the " +
 		  "same artifact) adds the artifact checks (SHA-512, archive, ELF), loading both programs " +
 		  "through the verifier, building the new generation and the self-test vectors.",
